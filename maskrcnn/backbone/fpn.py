@@ -1,0 +1,81 @@
+"""Feature Pyramid Network (Lin et al. 2017): top-down pathway with lateral 1x1 connections.
+
+Each input level gets a 1x1 "inner" conv to ``out_channels``; from the coarsest level down, the running map is
+upsampled (nearest, to the finer level's exact size) and added to the next lateral; each sum then goes through a
+3x3 "layer" conv. ``LastLevelMaxPool`` adds a "pool" level: the coarsest output subsampled by 2 (kernel 1).
+Key layout ``inner_blocks.i.0.weight`` is torchvision's v2; v1 checkpoints (``inner_blocks.i.weight``) are renamed
+on load.
+"""
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Callable, Optional
+
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ..ops.conv_norm_act import conv_norm_act
+
+
+class ExtraFPNBlock(nn.Module):
+    """Base of blocks that append levels after the top-down pass: ``(results, inputs, names) -> (results, names)``."""
+
+    def forward(self, results: list[Tensor], x: list[Tensor], names: list[str]) -> tuple[list[Tensor], list[str]]:
+        raise NotImplementedError
+
+
+class LastLevelMaxPool(ExtraFPNBlock):
+    """Appends level "pool": ``max_pool2d(kernel 1, stride 2)`` of the last output (P6 of the paper)."""
+
+    def forward(self, results: list[Tensor], x: list[Tensor], names: list[str]) -> tuple[list[Tensor], list[str]]:
+        return results + [F.max_pool2d(results[-1], kernel_size=1, stride=2, padding=0)], names + ["pool"]
+
+
+class FeaturePyramidNetwork(nn.Module):
+    _version = 2
+
+    def __init__(self, in_channels_list: list[int], out_channels: int, extra_blocks: Optional[ExtraFPNBlock] = None,
+                 norm_layer: Optional[Callable[..., nn.Module]] = None) -> None:
+        super().__init__()
+        self.inner_blocks = nn.ModuleList()
+        self.layer_blocks = nn.ModuleList()
+        for in_channels in in_channels_list:
+            if in_channels == 0:
+                raise ValueError("in_channels=0 is currently not supported")
+            self.inner_blocks.append(conv_norm_act(in_channels, out_channels, kernel_size=1, padding=0,
+                                                   norm_layer=norm_layer, activation_layer=None))
+            self.layer_blocks.append(conv_norm_act(out_channels, out_channels, kernel_size=3,
+                                                   norm_layer=norm_layer, activation_layer=None))
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_uniform_(m.weight, a=1)
+                if m.bias is not None:
+                    nn.init.constant_(m.bias, 0)
+        if extra_blocks is not None and not isinstance(extra_blocks, ExtraFPNBlock):
+            raise TypeError(f"extra_blocks should be of type ExtraFPNBlock not {type(extra_blocks)}")
+        self.extra_blocks = extra_blocks
+
+    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
+                              error_msgs) -> None:
+        if (local_metadata.get("version") or 1) < 2:
+            for block in ("inner_blocks", "layer_blocks"):
+                for i in range(len(self.inner_blocks)):
+                    for kind in ("weight", "bias"):
+                        old_key = f"{prefix}{block}.{i}.{kind}"
+                        if old_key in state_dict:
+                            state_dict[f"{prefix}{block}.{i}.0.{kind}"] = state_dict.pop(old_key)
+        super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
+                                      error_msgs)
+
+    def forward(self, x: dict[str, Tensor]) -> dict[str, Tensor]:
+        names = list(x.keys())
+        features = list(x.values())
+        last_inner = self.inner_blocks[-1](features[-1])
+        results = [self.layer_blocks[-1](last_inner)]
+        for idx in range(len(features) - 2, -1, -1):
+            lateral = self.inner_blocks[idx](features[idx])
+            last_inner = lateral + F.interpolate(last_inner, size=lateral.shape[-2:], mode="nearest")
+            results.insert(0, self.layer_blocks[idx](last_inner))
+        if self.extra_blocks is not None:
+            results, names = self.extra_blocks(results, features, names)
+        return OrderedDict(zip(names, results))

@@ -1,0 +1,40 @@
+"""Mask R-CNN (He et al. 2017): Faster R-CNN plus a mask branch on the positive / detected boxes."""
+from __future__ import annotations
+
+from typing import Optional
+
+from torch import nn
+
+from .faster_rcnn import ROI_FEATURE_MAPS, FasterRCNN
+from .poolers import MultiScaleRoIAlign
+from .roi_heads.mask_head import MaskRCNNHeads, MaskRCNNPredictor
+
+MASK_HEAD_LAYERS = (256, 256, 256, 256)
+
+
+class MaskRCNN(FasterRCNN):
+    """Takes every argument of :class:`FasterRCNN` by keyword, plus the mask branch's three parts.
+
+    The mask parts are built before the Faster R-CNN parts, as torchvision does, so that seeded initialisation
+    draws the same numbers.
+    """
+
+    def __init__(self, backbone: nn.Module, num_classes: Optional[int] = None, *,
+                 mask_roi_pool: Optional[MultiScaleRoIAlign] = None, mask_head: Optional[nn.Module] = None,
+                 mask_predictor: Optional[nn.Module] = None, **kwargs) -> None:
+        if not isinstance(mask_roi_pool, (MultiScaleRoIAlign, type(None))):
+            raise TypeError(f"mask_roi_pool should be of type MultiScaleRoIAlign or None instead of "
+                            f"{type(mask_roi_pool)}")
+        if num_classes is not None and mask_predictor is not None:
+            raise ValueError("num_classes should be None when mask_predictor is specified")
+        out_channels = backbone.out_channels
+        if mask_roi_pool is None:
+            mask_roi_pool = MultiScaleRoIAlign(ROI_FEATURE_MAPS, output_size=14, sampling_ratio=2)
+        if mask_head is None:
+            mask_head = MaskRCNNHeads(out_channels, MASK_HEAD_LAYERS, dilation=1)
+        if mask_predictor is None:
+            mask_predictor = MaskRCNNPredictor(MASK_HEAD_LAYERS[-1], 256, num_classes)
+        super().__init__(backbone, num_classes, **kwargs)
+        self.roi_heads.mask_roi_pool = mask_roi_pool
+        self.roi_heads.mask_head = mask_head
+        self.roi_heads.mask_predictor = mask_predictor

@@ -1,0 +1,92 @@
+"""Multi-scale RoIAlign: each box is pooled from the pyramid level that matches its size (FPN paper, eq. 1).
+
+Level ``k = floor(4 + log2(sqrt(area) / 224) + 1e-6)`` clamped to the levels present (2..5 for "0".."3"): a 224 x 224
+box reads level 4 (stride 16). Each level's scale (1/4 ... 1/32) is inferred from its feature height over the
+largest image height in the batch, rounded to a power of two. The kernel is ``torchvision.ops.roi_align`` with
+``aligned=False`` (the original Mask R-CNN's pixel model; no half-pixel shift).
+Scales are recomputed each call from that call's shapes rather than cached on the module.
+"""
+from __future__ import annotations
+
+import math
+from typing import Sequence, Union
+
+import torch
+from torch import Tensor, nn
+from torchvision.ops import roi_align
+
+from .ops.boxes import box_area
+
+#: A box of this side length (pixels) maps to ``CANONICAL_LEVEL``: ImageNet's pre-training crop size.
+CANONICAL_SCALE = 224
+CANONICAL_LEVEL = 4
+#: Keeps boxes whose log2 lands exactly on an integer from flooring one level down through rounding error.
+LEVEL_EPS = 1e-6
+
+
+class LevelMapper:
+    """Maps boxes to indices into the pyramid levels ``k_min..k_max`` (0 = finest)."""
+
+    def __init__(self, k_min: int, k_max: int, canonical_scale: int = CANONICAL_SCALE,
+                 canonical_level: int = CANONICAL_LEVEL, eps: float = LEVEL_EPS) -> None:
+        self.k_min, self.k_max = k_min, k_max
+        self.s0, self.lvl0, self.eps = canonical_scale, canonical_level, eps
+
+    def __call__(self, boxlists: list[Tensor]) -> Tensor:
+        s = torch.sqrt(torch.cat([box_area(b) for b in boxlists]))
+        levels = torch.floor(self.lvl0 + torch.log2(s / self.s0) + torch.tensor(self.eps, dtype=s.dtype))
+        return (torch.clamp(levels, min=self.k_min, max=self.k_max).to(torch.int64) - self.k_min).to(torch.int64)
+
+
+def infer_scale(feature: Tensor, image_height: int) -> float:
+    """The power of two nearest to ``feature height / image height``."""
+    approx = float(feature.shape[-2]) / float(image_height)
+    return 2 ** float(torch.tensor(approx).log2().round())
+
+
+def boxes_to_rois(boxes: list[Tensor]) -> Tensor:
+    """Per-image boxes to ``[K, 5]`` rows ``(image index, x1, y1, x2, y2)``, the layout roi_align takes."""
+    concat = torch.cat(boxes, dim=0)
+    ids = torch.cat([torch.full_like(b[:, :1], i, dtype=concat.dtype, layout=torch.strided, device=concat.device)
+                     for i, b in enumerate(boxes)], dim=0)
+    return torch.cat([ids, concat], dim=1)
+
+
+class MultiScaleRoIAlign(nn.Module):
+    def __init__(self, featmap_names: list[str], output_size: Union[int, Sequence[int]], sampling_ratio: int, *,
+                 canonical_scale: int = CANONICAL_SCALE, canonical_level: int = CANONICAL_LEVEL) -> None:
+        super().__init__()
+        self.featmap_names = list(featmap_names)
+        self.output_size = (output_size, output_size) if isinstance(output_size, int) else tuple(output_size)
+        self.sampling_ratio = sampling_ratio
+        self.canonical_scale = canonical_scale
+        self.canonical_level = canonical_level
+
+    def scales_and_mapper(self, features: list[Tensor], image_shapes: list[tuple[int, int]]
+                          ) -> tuple[list[float], LevelMapper]:
+        if not image_shapes:
+            raise ValueError("images list should not be empty")
+        max_height = max(shape[0] for shape in image_shapes)
+        scales = [infer_scale(f, max_height) for f in features]
+        k_min, k_max = int(-math.log2(scales[0])), int(-math.log2(scales[-1]))
+        return scales, LevelMapper(k_min, k_max, self.canonical_scale, self.canonical_level)
+
+    def forward(self, x: dict[str, Tensor], boxes: list[Tensor], image_shapes: list[tuple[int, int]]) -> Tensor:
+        """``[sum K_i, C, out_h, out_w]`` features for the boxes (xyxy, resized image coordinates) of every image."""
+        features = [v for k, v in x.items() if k in self.featmap_names]
+        scales, mapper = self.scales_and_mapper(features, image_shapes)
+        rois = boxes_to_rois(boxes)
+        if len(features) == 1:
+            return roi_align(features[0], rois, self.output_size, spatial_scale=scales[0],
+                             sampling_ratio=self.sampling_ratio)
+        levels = mapper(boxes)
+        result = features[0].new_zeros((rois.shape[0], features[0].shape[1]) + self.output_size)
+        for level, (feature, scale) in enumerate(zip(features, scales)):
+            in_level = torch.where(levels == level)[0]
+            result[in_level] = roi_align(feature, rois[in_level], self.output_size, spatial_scale=scale,
+                                         sampling_ratio=self.sampling_ratio).to(result.dtype)
+        return result
+
+    def extra_repr(self) -> str:
+        return (f"featmap_names={self.featmap_names}, output_size={self.output_size}, "
+                f"sampling_ratio={self.sampling_ratio}")

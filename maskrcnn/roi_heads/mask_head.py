@@ -1,0 +1,54 @@
+"""Mask branch modules: four 3x3 conv + ReLU layers, then a 2x upsampling predictor giving 28 x 28 logits per class."""
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Callable, Optional, Sequence
+
+from torch import nn
+
+from ..ops.conv_norm_act import conv_norm_act
+
+
+class MaskRCNNHeads(nn.Sequential):
+    """Keys ``{i}.0.weight`` (torchvision v2); v1 checkpoints' ``mask_fcn{i+1}.*`` are renamed on load."""
+
+    _version = 2
+
+    def __init__(self, in_channels: int, layers: Sequence[int], dilation: int,
+                 norm_layer: Optional[Callable[..., nn.Module]] = None) -> None:
+        blocks, previous = [], in_channels
+        for width in layers:
+            blocks.append(conv_norm_act(previous, width, kernel_size=3, stride=1, padding=dilation,
+                                        dilation=dilation, norm_layer=norm_layer))
+            previous = width
+        super().__init__(*blocks)
+        for layer in self.modules():
+            if isinstance(layer, nn.Conv2d):
+                nn.init.kaiming_normal_(layer.weight, mode="fan_out", nonlinearity="relu")
+                if layer.bias is not None:
+                    nn.init.zeros_(layer.bias)
+
+    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
+                              error_msgs) -> None:
+        if (local_metadata.get("version") or 1) < 2:
+            for i in range(len(self)):
+                for kind in ("weight", "bias"):
+                    old_key = f"{prefix}mask_fcn{i + 1}.{kind}"
+                    if old_key in state_dict:
+                        state_dict[f"{prefix}{i}.0.{kind}"] = state_dict.pop(old_key)
+        super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
+                                      error_msgs)
+
+
+class MaskRCNNPredictor(nn.Sequential):
+    """ConvTranspose 2x2 stride 2 + ReLU (14 -> 28), then a 1x1 conv to one logit map per class."""
+
+    def __init__(self, in_channels: int, dim_reduced: int, num_classes: int) -> None:
+        super().__init__(OrderedDict([
+            ("conv5_mask", nn.ConvTranspose2d(in_channels, dim_reduced, 2, 2, 0)),
+            ("relu", nn.ReLU(inplace=True)),
+            ("mask_fcn_logits", nn.Conv2d(dim_reduced, num_classes, 1, 1, 0)),
+        ]))
+        for name, param in self.named_parameters():
+            if "weight" in name:
+                nn.init.kaiming_normal_(param, mode="fan_out", nonlinearity="relu")

@@ -1,0 +1,4 @@
+"""Region proposal network: anchors, head, proposal selection, loss."""
+from .anchor_generator import AnchorGenerator
+from .head import RPNHead
+from .rpn import RegionProposalNetwork

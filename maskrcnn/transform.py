@@ -1,0 +1,135 @@
+"""Model-side image transform: normalise, resize, batch; and the inverse mapping of predictions.
+
+Conventions (torchvision's): images are float RGB in [0, 1], ``[3, H, W]``, any sizes. Normalise first (ImageNet
+mean/std), then resize by ``scale = min(min_size / short side, max_size / long side)`` with
+``interpolate(scale_factor=scale, recompute_scale_factor=True)`` (bilinear, ``align_corners=False``; masks nearest).
+Boxes are scaled by the float32 ratio new/old size per axis. The batch is zero-padded to a multiple of
+``size_divisible``. In training the target size is drawn from ``min_size`` with one ``torch.empty(1).uniform_``
+per image, even when there is a single choice (so seeded runs consume the RNG as torchvision's do).
+"""
+from __future__ import annotations
+
+import math
+from typing import Optional, Sequence, Union
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from .image_list import ImageList
+from .roi_heads.mask_paste import paste_masks_in_image
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+def resize_boxes(boxes: Tensor, original_size: Sequence[int], new_size: Sequence[int]) -> Tensor:
+    """Scales xyxy boxes from an image of ``original_size (h, w)`` to ``new_size``; ratios are float32."""
+    ratio_h, ratio_w = (torch.tensor(new, dtype=torch.float32, device=boxes.device)
+                        / torch.tensor(old, dtype=torch.float32, device=boxes.device)
+                        for new, old in zip(new_size, original_size))
+    x1, y1, x2, y2 = boxes.unbind(1)
+    return torch.stack((x1 * ratio_w, y1 * ratio_h, x2 * ratio_w, y2 * ratio_h), dim=1)
+
+
+def resize_image_and_masks(image: Tensor, min_size: int, max_size: int, target: Optional[dict[str, Tensor]] = None,
+                           fixed_size: Optional[tuple[int, int]] = None
+                           ) -> tuple[Tensor, Optional[dict[str, Tensor]]]:
+    """Resizes ``image [C, H, W]`` (bilinear) and ``target["masks"]`` (nearest); ``fixed_size`` is ``(w, h)``."""
+    size: Optional[list[int]] = None
+    scale: Optional[float] = None
+    if fixed_size is not None:
+        size = [fixed_size[1], fixed_size[0]]
+    else:
+        h, w = image.shape[-2:]
+        scale = min(min_size / min(h, w), max_size / max(h, w))
+    recompute = None if size is not None else True
+    image = F.interpolate(image[None], size=size, scale_factor=scale, mode="bilinear",
+                          recompute_scale_factor=recompute, align_corners=False)[0]
+    if target is not None and "masks" in target:
+        masks = target["masks"][:, None].float()
+        target["masks"] = F.interpolate(masks, size=size, scale_factor=scale, recompute_scale_factor=recompute)[:, 0].byte()
+    return image, target
+
+
+class GeneralizedRCNNTransform(nn.Module):
+    def __init__(self, min_size: Union[int, Sequence[int]], max_size: int, image_mean: Sequence[float],
+                 image_std: Sequence[float], size_divisible: int = 32,
+                 fixed_size: Optional[tuple[int, int]] = None, **kwargs) -> None:
+        super().__init__()
+        self.min_size = tuple(min_size) if isinstance(min_size, (list, tuple)) else (min_size,)
+        self.max_size = max_size
+        self.image_mean = list(image_mean)
+        self.image_std = list(image_std)
+        self.size_divisible = size_divisible
+        self.fixed_size = fixed_size
+        self._skip_resize = kwargs.pop("_skip_resize", False)
+        if kwargs:
+            raise TypeError(f"unexpected arguments for GeneralizedRCNNTransform: {sorted(kwargs)}")
+
+    def normalize(self, image: Tensor) -> Tensor:
+        if not image.is_floating_point():
+            raise TypeError(f"Expected input images to be of floating type (in range [0, 1]), "
+                            f"but found type {image.dtype} instead")
+        mean = torch.as_tensor(self.image_mean, dtype=image.dtype, device=image.device)
+        std = torch.as_tensor(self.image_std, dtype=image.dtype, device=image.device)
+        return (image - mean[:, None, None]) / std[:, None, None]
+
+    def torch_choice(self, options: Sequence[int]) -> int:
+        """Uniform choice drawn from torch's RNG (not Python's), so that seeding torch reproduces it."""
+        return options[int(torch.empty(1).uniform_(0.0, float(len(options))).item())]
+
+    def resize(self, image: Tensor, target: Optional[dict[str, Tensor]] = None
+               ) -> tuple[Tensor, Optional[dict[str, Tensor]]]:
+        h, w = image.shape[-2:]
+        if self.training:
+            if self._skip_resize:
+                return image, target
+            size = self.torch_choice(self.min_size)
+        else:
+            size = self.min_size[-1]
+        image, target = resize_image_and_masks(image, size, self.max_size, target, self.fixed_size)
+        if target is not None:
+            target["boxes"] = resize_boxes(target["boxes"], (h, w), image.shape[-2:])
+        return image, target
+
+    def batch_images(self, images: list[Tensor], size_divisible: int = 32) -> Tensor:
+        """Zero-pads to the largest height and width, each rounded up to a multiple of ``size_divisible``."""
+        channels = max(img.shape[0] for img in images)
+        height = int(math.ceil(max(img.shape[1] for img in images) / size_divisible) * size_divisible)
+        width = int(math.ceil(max(img.shape[2] for img in images) / size_divisible) * size_divisible)
+        batch = images[0].new_zeros((len(images), channels, height, width))
+        for padded, img in zip(batch, images):
+            padded[: img.shape[0], : img.shape[1], : img.shape[2]].copy_(img)
+        return batch
+
+    def forward(self, images: list[Tensor], targets: Optional[list[dict[str, Tensor]]] = None
+                ) -> tuple[ImageList, Optional[list[dict[str, Tensor]]]]:
+        """Targets are shallow-copied: the caller's dicts are never modified."""
+        targets = [dict(t) for t in targets] if targets is not None else None
+        resized = []
+        for i, image in enumerate(images):
+            if image.dim() != 3:
+                raise ValueError(f"images is expected to be a list of 3d tensors of shape [C, H, W], "
+                                 f"got {tuple(image.shape)} for image {i}")
+            image, target = self.resize(self.normalize(image), targets[i] if targets is not None else None)
+            resized.append(image)
+            if targets is not None:
+                targets[i] = target
+        image_sizes = [(int(img.shape[-2]), int(img.shape[-1])) for img in resized]
+        return ImageList(self.batch_images(resized, self.size_divisible), image_sizes), targets
+
+    def postprocess(self, result: list[dict[str, Tensor]], image_shapes: list[tuple[int, int]],
+                    original_image_sizes: list[tuple[int, int]]) -> list[dict[str, Tensor]]:
+        """Maps boxes back to each original image and pastes masks into it (``[K, 1, H, W]`` probabilities)."""
+        if self.training:
+            return result
+        for prediction, resized_size, original_size in zip(result, image_shapes, original_image_sizes):
+            prediction["boxes"] = resize_boxes(prediction["boxes"], resized_size, original_size)
+            if "masks" in prediction:
+                prediction["masks"] = paste_masks_in_image(prediction["masks"], prediction["boxes"], original_size)
+        return result
+
+    def extra_repr(self) -> str:
+        return (f"Normalize(mean={self.image_mean}, std={self.image_std}), "
+                f"Resize(min_size={self.min_size}, max_size={self.max_size}, mode='bilinear')")
