@@ -1,0 +1,93 @@
+"""The whole model against torchvision's on the same weights: eval outputs, train losses and gradients.
+
+Tolerances: float64 runs compare to 1e-6 (observed differences are ~1e-15: only mask pasting computes differently,
+as two matrix products instead of F.interpolate). float32 runs allow 1e-4 on masks (the same reason, at float32
+precision) and compare boxes, labels and scores to 1e-5 relative.
+"""
+import pytest
+import torch
+
+from tests.model_fixtures import model_pair, random_images, targets_for
+
+SIZES = [(200, 260), (240, 180)]  # landscape and portrait
+
+
+def assert_detections_equal(ours, reference, atol, mask_atol):
+    assert len(ours) == len(reference)
+    for a, b in zip(ours, reference):
+        assert sorted(a) == sorted(b) == ["boxes", "labels", "masks", "scores"]
+        assert a["boxes"].shape[0] > 50, "weights should produce many detections for a meaningful comparison"
+        assert torch.equal(a["labels"], b["labels"])
+        torch.testing.assert_close(a["boxes"], b["boxes"], rtol=atol, atol=atol)
+        torch.testing.assert_close(a["scores"], b["scores"], rtol=atol, atol=atol)
+        assert a["masks"].shape == b["masks"].shape and a["masks"].dtype == b["masks"].dtype
+        torch.testing.assert_close(a["masks"], b["masks"], rtol=0, atol=mask_atol)
+
+
+def test_state_dict_keys_parameter_count_and_seeded_init_equal_torchvision():
+    reference, ours = model_pair(dtype=torch.float32)
+    assert list(ours.state_dict()) == list(reference.state_dict())
+    assert len(ours.state_dict()) == 360
+    assert sum(p.numel() for p in ours.parameters()) == 44_454_513
+    # Built with the same seed (not loaded): construction draws random numbers in torchvision's order.
+    torch.manual_seed(0)
+    import maskrcnn
+    fresh = maskrcnn.maskrcnn_resnet50_fpn(min_size=224, max_size=320)
+    for (name, a), b in zip(fresh.state_dict().items(), reference.state_dict().values()):
+        assert torch.equal(a, b), name
+
+
+def test_eval_float64_equals_torchvision():
+    reference, ours = model_pair(box_score_thresh=0.0)  # no score cut: 100 detections per image are pasted
+    images = random_images(SIZES)
+    with torch.no_grad():
+        assert_detections_equal(ours(images), reference(images), atol=1e-6, mask_atol=1e-6)
+
+
+def test_eval_float32_equals_torchvision_within_tolerance():
+    reference, ours = model_pair(dtype=torch.float32, box_score_thresh=0.0, min_size=256, max_size=400)
+    images = random_images([(300, 200), (180, 330)], seed=3, dtype=torch.float32)
+    with torch.no_grad():
+        assert_detections_equal(ours(images), reference(images), atol=1e-5, mask_atol=1e-4)
+
+
+def test_train_losses_and_gradients_float64_equal_torchvision_with_an_empty_image():
+    reference, ours = model_pair()
+    reference.train()
+    ours.train()
+    images, targets = random_images(SIZES), targets_for(SIZES, empty_index=1)
+    torch.manual_seed(5)
+    ref_losses = reference(images, targets)
+    torch.manual_seed(5)
+    our_losses = ours(images, targets)
+    assert sorted(our_losses) == sorted(ref_losses) == sorted(
+        ["loss_classifier", "loss_box_reg", "loss_mask", "loss_objectness", "loss_rpn_box_reg"])
+    for name in ref_losses:
+        torch.testing.assert_close(our_losses[name], ref_losses[name], rtol=0, atol=1e-6, msg=name)
+    sum(ref_losses.values()).backward()
+    sum(our_losses.values()).backward()
+    for (name, p), q in zip(reference.named_parameters(), ours.parameters()):
+        assert (p.grad is None) == (q.grad is None), name
+        if p.grad is not None:
+            torch.testing.assert_close(q.grad, p.grad, rtol=0, atol=1e-6, msg=name)
+
+
+def test_batch_of_only_empty_images_gives_exact_zero_box_and_mask_losses():
+    _, ours = model_pair()
+    ours.train()
+    sizes = [(220, 200)]
+    losses = ours(random_images(sizes), targets_for(sizes, empty_index=0))
+    for name in ("loss_box_reg", "loss_mask", "loss_rpn_box_reg"):
+        assert losses[name].item() == 0.0, name
+    assert losses["loss_classifier"].item() > 0 and losses["loss_objectness"].item() > 0
+    sum(losses.values()).backward()  # the zero losses stay connected to the graph
+
+
+def test_caller_targets_are_not_modified():
+    _, ours = model_pair()
+    ours.train()
+    targets = targets_for(SIZES)
+    before = [{k: v.clone() for k, v in t.items()} for t in targets]
+    ours(random_images(SIZES), targets)
+    for t, b in zip(targets, before):
+        assert all(torch.equal(t[k], b[k]) for k in b)
