@@ -1,0 +1,30 @@
+"""Runs every Python example of the README's "Use it as a library" section, in order, in one namespace."""
+import re
+from pathlib import Path
+
+import torch
+from torchvision.models.detection import maskrcnn_resnet50_fpn as tv_maskrcnn_resnet50_fpn
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def library_examples() -> list[str]:
+    text = README.read_text()
+    section = text.split("## Use it as a library", 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"```python\n(.*?)```", section, flags=re.S)
+
+
+def test_readme_library_examples_run(tmp_path, monkeypatch):
+    examples = library_examples()
+    assert len(examples) >= 5
+    # Stand-in for torchvision's COCO file: the same architecture and key names, random weights.
+    torch.manual_seed(0)
+    torch.save(tv_maskrcnn_resnet50_fpn(weights=None, weights_backbone=None).state_dict(),
+               tmp_path / "maskrcnn_resnet50_fpn_coco-bf2d0c1e.pth")
+    monkeypatch.chdir(tmp_path)
+    namespace: dict = {}
+    for code in examples:
+        exec(compile(code, str(README), "exec"), namespace)
+    assert namespace["prediction"]["masks"].shape[-2:] == (480, 640)
+    assert set(namespace["losses"]) == {"loss_classifier", "loss_box_reg", "loss_mask", "loss_objectness",
+                                        "loss_rpn_box_reg"}
