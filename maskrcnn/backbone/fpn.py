@@ -14,6 +14,7 @@ from typing import Callable, Optional
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ..legacy_keys import rename_legacy_keys
 from ..ops.conv_norm_act import conv_norm_act
 
 
@@ -57,13 +58,9 @@ class FeaturePyramidNetwork(nn.Module):
 
     def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
                               error_msgs) -> None:
-        if (local_metadata.get("version") or 1) < 2:
-            for block in ("inner_blocks", "layer_blocks"):
-                for i in range(len(self.inner_blocks)):
-                    for kind in ("weight", "bias"):
-                        old_key = f"{prefix}{block}.{i}.{kind}"
-                        if old_key in state_dict:
-                            state_dict[f"{prefix}{block}.{i}.0.{kind}"] = state_dict.pop(old_key)
+        rename_legacy_keys(state_dict, prefix, local_metadata,
+                           [(f"{block}.{i}.{kind}", f"{block}.{i}.0.{kind}") for block in ("inner_blocks", "layer_blocks")
+                            for i in range(len(self.inner_blocks)) for kind in ("weight", "bias")])
         super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
                                       error_msgs)
 

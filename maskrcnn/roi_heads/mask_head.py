@@ -6,6 +6,7 @@ from typing import Callable, Optional, Sequence
 
 from torch import nn
 
+from ..legacy_keys import rename_legacy_keys
 from ..ops.conv_norm_act import conv_norm_act
 
 
@@ -30,12 +31,9 @@ class MaskRCNNHeads(nn.Sequential):
 
     def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
                               error_msgs) -> None:
-        if (local_metadata.get("version") or 1) < 2:
-            for i in range(len(self)):
-                for kind in ("weight", "bias"):
-                    old_key = f"{prefix}mask_fcn{i + 1}.{kind}"
-                    if old_key in state_dict:
-                        state_dict[f"{prefix}{i}.0.{kind}"] = state_dict.pop(old_key)
+        rename_legacy_keys(state_dict, prefix, local_metadata,
+                           [(f"mask_fcn{i + 1}.{kind}", f"{i}.0.{kind}") for i in range(len(self))
+                            for kind in ("weight", "bias")])
         super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
                                       error_msgs)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from ..legacy_keys import rename_legacy_keys
 from ..ops.conv_norm_act import conv_norm_act
 
 
@@ -26,11 +27,8 @@ class RPNHead(nn.Module):
 
     def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
                               error_msgs) -> None:
-        if (local_metadata.get("version") or 1) < 2:
-            for kind in ("weight", "bias"):
-                old_key = f"{prefix}conv.{kind}"
-                if old_key in state_dict:
-                    state_dict[f"{prefix}conv.0.0.{kind}"] = state_dict.pop(old_key)
+        rename_legacy_keys(state_dict, prefix, local_metadata,
+                           [(f"conv.{kind}", f"conv.0.0.{kind}") for kind in ("weight", "bias")])
         super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
                                       error_msgs)
 
