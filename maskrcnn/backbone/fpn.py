@@ -59,7 +59,8 @@ class FeaturePyramidNetwork(nn.Module):
     def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
                               error_msgs) -> None:
         rename_legacy_keys(state_dict, prefix, local_metadata,
-                           [(f"{block}.{i}.{kind}", f"{block}.{i}.0.{kind}") for block in ("inner_blocks", "layer_blocks")
+                           [(f"{block}.{i}.{kind}", f"{block}.{i}.0.{kind}")
+                            for block in ("inner_blocks", "layer_blocks")
                             for i in range(len(self.inner_blocks)) for kind in ("weight", "bias")])
         super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
                                       error_msgs)

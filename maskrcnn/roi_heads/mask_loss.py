@@ -2,8 +2,8 @@
 ground-truth mask cropped and resized to the RoI.
 
 Targets are ``roi_align(gt_mask, roi, (28, 28), spatial_scale=1.0, sampling_ratio=-1, aligned=False)`` of the
-float mask (adaptive sampling), kept soft (not binarised), as torchvision does. With no positive RoI the loss is 0 and stays connected
-to the graph (so every parameter still receives a gradient, of zero).
+float mask (adaptive sampling), kept soft (not binarised), as torchvision does. With no positive RoI the loss is 0
+and stays connected to the graph (so every parameter still receives a gradient, of zero).
 """
 from __future__ import annotations
 
