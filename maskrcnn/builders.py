@@ -9,8 +9,8 @@ from torch import nn
 
 from .backbone.backbone_with_fpn import resnet_fpn_extractor
 from .backbone.resnet import resnet50
-from .checkpoint import (DETECTOR_CLASS_SPECIFIC, is_coco_v1_maskrcnn_file, load_state_dict_file, load_weights,
-                         num_classes_in_state_dict, set_frozen_batch_norm_eps)
+from .checkpoint import (DETECTOR_CLASS_SPECIFIC, is_coco_v1_maskrcnn_file, load_state_dict_file,
+                         load_state_dict_into, num_classes_in_state_dict, set_frozen_batch_norm_eps)
 from .mask_rcnn import MaskRCNN
 from .ops.frozen_batch_norm import FrozenBatchNorm2d
 
@@ -47,10 +47,12 @@ def maskrcnn_resnet50_fpn(*, weights: Optional[PathLike] = None, progress: bool 
     (``FrozenBatchNorm2d``) and ``trainable_backbone_layers`` defaults to 3; without, plain ``BatchNorm2d`` and all
     layers train. ``progress`` is accepted for compatibility (nothing is downloaded).
     """
+    state_dict = None
     if weights is not None:
         weights_backbone = None
+        state_dict = load_state_dict_file(weights)  # read once: it gives the class count, then the weights
         if num_classes is None:
-            num_classes = num_classes_in_state_dict(load_state_dict_file(weights))
+            num_classes = num_classes_in_state_dict(state_dict)
     if num_classes is None:
         num_classes = COCO_NUM_CLASSES
     is_trained = weights is not None or weights_backbone is not None
@@ -58,8 +60,8 @@ def maskrcnn_resnet50_fpn(*, weights: Optional[PathLike] = None, progress: bool 
     norm_layer = FrozenBatchNorm2d if is_trained else nn.BatchNorm2d
     backbone = resnet_fpn_extractor(resnet50(weights=weights_backbone, norm_layer=norm_layer), trainable)
     model = MaskRCNN(backbone, num_classes=num_classes, **kwargs)
-    if weights is not None:
-        load_weights(model, weights, DETECTOR_CLASS_SPECIFIC)
+    if state_dict is not None:
+        load_state_dict_into(model, state_dict, weights, DETECTOR_CLASS_SPECIFIC)
         if is_coco_v1_maskrcnn_file(weights):
             set_frozen_batch_norm_eps(model, 0.0)
     return model

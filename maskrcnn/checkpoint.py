@@ -72,12 +72,19 @@ def num_classes_in_state_dict(state_dict: dict[str, Tensor]) -> int | None:
 
 def load_weights(model: nn.Module, path: str | os.PathLike, class_specific: tuple[str, ...] = (),
                  verbose: bool = True) -> list[str]:
-    """Loads a checkpoint file into ``model``; returns the class-specific keys left at their fresh values.
+    """Loads a checkpoint file into ``model``; see :func:`load_state_dict_into`."""
+    return load_state_dict_into(model, load_state_dict_file(path), path, class_specific, verbose)
+
+
+def load_state_dict_into(model: nn.Module, state_dict: dict[str, Tensor], path: str | os.PathLike,
+                         class_specific: tuple[str, ...] = (), verbose: bool = True) -> list[str]:
+    """Loads a state_dict read from ``path`` (named in messages) into ``model``; returns the class-specific keys
+    left at their fresh values.
 
     Keys under the ``class_specific`` prefixes whose shapes differ (another number of classes) are skipped and
     reported: the fine-tuning path. Any other difference raises :class:`CheckpointError` naming keys and shapes.
+    The state_dict is modified in place.
     """
-    state_dict = load_state_dict_file(path)
     own = model.state_dict()
     fresh = [k for k in list(state_dict) if class_specific and k.startswith(class_specific) and k in own
              and state_dict[k].shape != own[k].shape]

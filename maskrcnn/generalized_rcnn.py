@@ -48,13 +48,8 @@ class GeneralizedRCNN(nn.Module):
                 ) -> Union[dict[str, Tensor], list[dict[str, Tensor]]]:
         if self.training:
             validate_training_targets(targets, len(images))
-        original_sizes = []
-        for i, img in enumerate(images):
-            if img.dim() != 3:
-                raise ValueError(f"images is expected to be a list of 3d tensors of shape [C, H, W], "
-                                 f"got {tuple(img.shape)} for image {i}")
-            original_sizes.append((int(img.shape[-2]), int(img.shape[-1])))
-        image_list, targets = self.transform(images, targets)
+        image_list, targets = self.transform(images, targets)  # also checks that images are [C, H, W]
+        original_sizes = [(int(img.shape[-2]), int(img.shape[-1])) for img in images]
         if targets is not None:
             check_degenerate_boxes(targets)
         features = self.backbone(image_list.tensors)

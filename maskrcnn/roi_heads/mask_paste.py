@@ -39,8 +39,9 @@ def interpolation_matrices(start: Tensor, length: Tensor, image_size: int, sourc
     src = ((j.to(dtype) + 0.5) * scale[:, None] - 0.5).clamp(min=0)
     low = src.floor().to(torch.int64).clamp(max=source_size - 1)
     high = torch.where(low < source_size - 1, low + 1, low)
-    high_weight = (src - low.to(dtype)) * inside
-    low_weight = (1 - (src - low.to(dtype))) * inside
+    fraction = src - low.to(dtype)
+    high_weight = fraction * inside
+    low_weight = (1 - fraction) * inside
     matrices = torch.zeros(start.shape[0], image_size, source_size, dtype=dtype, device=device)
     matrices.scatter_add_(2, low[..., None], low_weight[..., None])
     matrices.scatter_add_(2, high[..., None], high_weight[..., None])
