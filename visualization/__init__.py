@@ -1,1 +1,6 @@
-"""Placeholder package; see the README's layout."""
+"""Drawing instances (translucent masks, boxes, captions) and tiling previews, with OpenCV."""
+from .colors import class_color
+from .draw import draw_instances, draw_prediction, draw_target
+from .grid import image_grid, write_rgb
+
+__all__ = ["class_color", "draw_instances", "draw_prediction", "draw_target", "image_grid", "write_rgb"]

@@ -1,0 +1,38 @@
+"""Reading images as the model wants them: 3-channel RGB, whatever is on disk.
+
+OpenCV decodes JPEG and PNG; ``IMREAD_COLOR`` turns grayscale and CMYK into 3 channels and drops an alpha channel.
+OpenCV gives BGR, so channels are reversed once here and nowhere else.
+"""
+from __future__ import annotations
+
+import os
+
+import cv2
+import numpy as np
+import torch
+from torch import Tensor
+
+from .errors import DatasetError
+
+
+def read_rgb(path: str | os.PathLike) -> np.ndarray:
+    """The image at ``path`` as an ``H x W x 3`` uint8 RGB array; :class:`DatasetError` if it cannot be decoded."""
+    path = str(path)
+    if not os.path.isfile(path):
+        raise DatasetError(f"{path}: image file not found")
+    # imdecode on bytes rather than imread(path): works for non-ASCII paths on every platform.
+    data = np.fromfile(path, dtype=np.uint8)
+    image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+    if image is None:
+        raise DatasetError(f"{path}: not a readable image (corrupt, truncated or not an image file)")
+    return np.ascontiguousarray(image[:, :, ::-1])
+
+
+def image_to_tensor(image: np.ndarray) -> Tensor:
+    """``H x W x 3`` uint8 array -> ``3 x H x W`` float32 tensor in [0, 1]."""
+    return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).float().div_(255)
+
+
+def tensor_to_image(image: Tensor) -> np.ndarray:
+    """``3 x H x W`` float tensor in [0, 1] -> ``H x W x 3`` uint8 RGB array (rounded, clamped)."""
+    return image.detach().cpu().float().mul(255).round_().clamp_(0, 255).byte().permute(1, 2, 0).numpy().copy()

@@ -1,0 +1,62 @@
+"""What the command-line tools share: choosing a dataset, and turning user mistakes into one-line errors.
+
+The tools are thin: the work is done by the ``maskrcnn``, ``dataset``, ``transforms`` and ``visualization``
+packages. A user mistake (a missing file, a bad argument, a checkpoint that does not fit) ends the tool with
+``error: <one line>`` on stderr and exit status 2, without a traceback.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from typing import Callable, Optional
+
+# The tools run as scripts (``python tools/train.py``): make the checkout importable even when it is not installed.
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if REPO_ROOT not in sys.path:
+    sys.path.insert(0, REPO_ROOT)
+
+from dataset import CocoInstanceDataset, DatasetError, coco2017_paths, ensure_shapes_dataset  # noqa: E402
+from maskrcnn.checkpoint import CheckpointError  # noqa: E402
+
+DATASETS = ("shapes", "coco2017")
+DEFAULT_DATA_ROOTS = {"shapes": os.path.join("datasets", "shapes"), "coco2017": os.path.join("datasets", "coco")}
+
+
+class UsageError(ValueError):
+    """A bad argument combination, reported like the other user mistakes."""
+
+
+def add_data_arguments(parser, default: str = "shapes") -> None:
+    parser.add_argument("--data", choices=DATASETS, default=default,
+                        help="shapes: the built-in synthetic set (generated on first use); coco2017: COCO-2017 "
+                             "(default: %(default)s)")
+    parser.add_argument("--data-root", default=None,
+                        help="dataset folder (default: datasets/shapes or datasets/coco)")
+
+
+def data_root(args) -> str:
+    return args.data_root or DEFAULT_DATA_ROOTS[args.data]
+
+
+def open_dataset(data: str, root: str, split: str, transforms=None, filter_empty: bool = False,
+                 skip_bad_images: bool = False) -> CocoInstanceDataset:
+    """The ``split`` ("train" / "val") of a dataset in the COCO-2017 layout; the shapes set is generated if absent."""
+    if data == "shapes":
+        if not (os.path.isdir(root) and os.listdir(root)):
+            logging.getLogger("maskrcnn").info("generating the built-in shapes dataset in %s", root)
+        ensure_shapes_dataset(root)
+    image_dir, ann_file = coco2017_paths(root, split)
+    return CocoInstanceDataset(image_dir, ann_file, transforms, filter_empty=filter_empty,
+                               skip_bad_images=skip_bad_images)
+
+
+def run(main: Callable[[Optional[list[str]]], int], argv: Optional[list[str]] = None) -> None:
+    """Run a tool's ``main``; user mistakes become ``error: ...`` and exit status 2."""
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    try:
+        status = main(argv)
+    except (DatasetError, CheckpointError, UsageError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        status = 2
+    sys.exit(status)
