@@ -33,18 +33,18 @@ from .coco import coco2017_paths
 
 CATEGORIES = ("square", "circle", "triangle", "star")
 #: An earlier object may lose at most this fraction of its area to later ones (so every object stays recognisable).
-MAX_OCCLUDED = 0.45
+MAX_OCCLUDED = 0.3
 #: Train and val sizes of the default dataset: enough for the README's CPU demo to reach mask AP 0.5 in minutes.
-DEFAULT_NUM_TRAIN, DEFAULT_NUM_VAL = 600, 60
+DEFAULT_NUM_TRAIN, DEFAULT_NUM_VAL = 480, 60
 
 
 @dataclass(frozen=True)
 class ShapesConfig:
     """Image and object size ranges in pixels (inclusive), and how many objects and crowds an image gets."""
     image_size: tuple[int, int] = (128, 192)
-    object_size: tuple[int, int] = (18, 64)
-    objects_per_image: tuple[int, int] = (1, 6)
-    crowd_probability: float = 0.15
+    object_size: tuple[int, int] = (20, 60)
+    objects_per_image: tuple[int, int] = (2, 7)
+    crowd_probability: float = 0.1
     jpeg_quality: int = 92
 
 
@@ -82,12 +82,12 @@ def textured_background(rng: np.random.Generator, height: int, width: int) -> np
     t = (xs * math.cos(direction) + ys * math.sin(direction))
     t = (t - t.min()) / max(float(t.max() - t.min()), 1.0)
     image = start + (end - start) * t[..., None]
-    if rng.random() < 0.5:
+    if rng.random() < 0.3:
         period, phase = rng.uniform(6, 24), rng.uniform(0, 2 * math.pi)
         stripes = np.sin((xs * math.cos(direction + 1.0) + ys * math.sin(direction + 1.0)) * 2 * math.pi / period
                          + phase)
         image += rng.uniform(10, 35) * stripes[..., None]
-    image += rng.normal(0, rng.uniform(2, 10), image.shape)
+    image += rng.normal(0, rng.uniform(2, 6), image.shape)
     return image
 
 

@@ -28,3 +28,17 @@ def test_readme_library_examples_run(tmp_path, monkeypatch):
     assert namespace["prediction"]["masks"].shape[-2:] == (480, 640)
     assert set(namespace["losses"]) == {"loss_classifier", "loss_box_reg", "loss_mask", "loss_objectness",
                                         "loss_rpn_box_reg"}
+
+
+def test_readme_data_example_runs(tmp_path, monkeypatch):
+    text = README.read_text()
+    section = text.split("\n## Data", 1)[1].split("\n## ", 1)[0]
+    examples = re.findall(r"```python\n(.*?)```", section, flags=re.S)
+    assert examples
+    monkeypatch.chdir(tmp_path)
+    namespace: dict = {}
+    for code in examples:
+        exec(compile(code, str(README), "exec"), namespace)
+    assert namespace["image"].shape[0] == 3
+    assert namespace["target"]["masks"].shape[0] == namespace["target"]["boxes"].shape[0]
+    assert namespace["data"].class_names == ["__background__", "square", "circle", "triangle", "star"]

@@ -20,8 +20,8 @@ def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_data_arguments(parser)
     parser.add_argument("--split", choices=("train", "val"), default="train")
-    parser.add_argument("--augment", choices=(*POLICIES, "none"), default="photometric",
-                        help="training transforms to apply (default: %(default)s, the shapes recipe)")
+    parser.add_argument("--augment", choices=(*POLICIES, "none"), default="hflip",
+                        help="training transforms to apply (default: %(default)s, both recipes' policy)")
     parser.add_argument("--num", type=int, default=12, help="number of samples (default: %(default)s)")
     parser.add_argument("--columns", type=int, default=4)
     parser.add_argument("--seed", type=int, default=0)

@@ -1,0 +1,98 @@
+"""COCO-style evaluation with pycocotools' COCOeval: model outputs -> COCO results -> AP tables.
+
+Results follow the COCO results format: ``{"image_id", "category_id", "bbox": [x, y, w, h], "score",
+"segmentation": RLE}``; a mask is the model's probability map cut at 0.5 (torchvision's reference does the same).
+Labels are category ids (torchvision's convention), so they go into ``category_id`` unchanged.
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+from typing import Any, Iterable, Optional, Sequence
+
+import numpy as np
+from pycocotools import mask as coco_mask
+from pycocotools.coco import COCO
+from pycocotools.cocoeval import COCOeval
+
+#: The 12 numbers of COCOeval.summarize(), in its order.
+STAT_NAMES = ("AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm", "ARl")
+IOU_TYPES = ("bbox", "segm")
+MASK_THRESHOLD = 0.5
+
+
+def prediction_to_results(image_id: int, prediction: dict[str, Any]) -> list[dict[str, Any]]:
+    """One image's model output (tensors on any device) as COCO result records."""
+    boxes = prediction["boxes"].detach().cpu().double().numpy()
+    scores = prediction["scores"].detach().cpu().tolist()
+    labels = prediction["labels"].detach().cpu().tolist()
+    masks = prediction.get("masks")
+    rles: Sequence[Optional[dict]] = [None] * len(scores)
+    if masks is not None and len(scores):
+        binary = (masks.detach()[:, 0] > MASK_THRESHOLD).cpu().numpy().astype(np.uint8)
+        rles = coco_mask.encode(np.asfortranarray(binary.transpose(1, 2, 0)))
+    results = []
+    for box, score, label, rle in zip(boxes, scores, labels, rles):
+        record = {"image_id": int(image_id), "category_id": int(label),
+                  "bbox": [float(box[0]), float(box[1]), float(box[2] - box[0]), float(box[3] - box[1])],
+                  "score": float(score)}
+        if rle is not None:
+            record["segmentation"] = {"size": [int(s) for s in rle["size"]], "counts": rle["counts"].decode("ascii")}
+        results.append(record)
+    return results
+
+
+def _quiet(function, *args):
+    with contextlib.redirect_stdout(io.StringIO()) as captured:
+        value = function(*args)
+    return value, captured.getvalue()
+
+
+def evaluate_results(coco_gt: COCO, results: list[dict[str, Any]], iou_types: Iterable[str] = IOU_TYPES,
+                     image_ids: Optional[Sequence[int]] = None, per_class: bool = False) -> tuple[dict, str]:
+    """COCOeval of ``results`` against ``coco_gt``: ``(metrics, printed table)``.
+
+    ``metrics[iou_type]`` maps :data:`STAT_NAMES` to floats (0 where nothing was detected); with ``per_class`` it
+    also holds ``"per_class": {category name: AP}``. ``image_ids`` limits evaluation to those images (all images of
+    the ground truth by default).
+    """
+    metrics: dict[str, Any] = {}
+    table = []
+    for iou_type in iou_types:
+        usable = [r for r in results if iou_type != "segm" or "segmentation" in r]
+        if not usable:
+            metrics[iou_type] = {name: 0.0 for name in STAT_NAMES}
+            table.append(f"{iou_type}: no detections, every metric is 0")
+            continue
+        coco_dt, _ = _quiet(coco_gt.loadRes, [dict(r) for r in usable])  # loadRes modifies its records
+        evaluator = COCOeval(coco_gt, coco_dt, iou_type)
+        if image_ids is not None:
+            evaluator.params.imgIds = sorted(set(int(i) for i in image_ids))
+        _quiet(evaluator.evaluate)
+        _quiet(evaluator.accumulate)
+        _, printed = _quiet(evaluator.summarize)
+        table.append(f"IoU metric: {iou_type}\n{printed.rstrip()}")
+        values = {name: float(max(value, 0.0)) for name, value in zip(STAT_NAMES, evaluator.stats)}
+        if per_class:
+            values["per_class"] = per_class_ap(coco_gt, evaluator)
+            table.append(format_per_class(values["per_class"]))
+        metrics[iou_type] = values
+    return metrics, "\n".join(table)
+
+
+def per_class_ap(coco_gt: COCO, evaluator: COCOeval) -> dict[str, float]:
+    """AP (IoU 0.50:0.95, all areas, 100 detections) of each category, as COCOeval's summary computes AP."""
+    precision = evaluator.eval["precision"]  # [IoU thresholds, recall points, categories, areas, max dets]
+    area_all = evaluator.params.areaRngLbl.index("all")
+    max_dets = len(evaluator.params.maxDets) - 1
+    values = {}
+    for k, category_id in enumerate(evaluator.params.catIds):
+        p = precision[:, :, k, area_all, max_dets]
+        p = p[p > -1]
+        values[coco_gt.cats[category_id]["name"]] = float(p.mean()) if p.size else float("nan")
+    return values
+
+
+def format_per_class(values: dict[str, float]) -> str:
+    width = max((len(n) for n in values), default=8)
+    return "\n".join([f"{'category':<{width}}  AP"] + [f"{name:<{width}}  {ap:.3f}" for name, ap in values.items()])

@@ -1,0 +1,49 @@
+"""Running a detector over a data loader, and evaluating it on a COCO-format dataset (across ranks if launched so)."""
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+
+from . import distributed
+from .coco_evaluation import evaluate_results, prediction_to_results
+
+
+@torch.inference_mode()
+def collect_results(model: nn.Module, loader: DataLoader, device: torch.device, progress: bool = True,
+                    amp: bool = False, keep_outputs: int = 0) -> tuple[list[dict], list[tuple]]:
+    """COCO result records of every image in ``loader``; plus the first ``keep_outputs`` (image, output) pairs."""
+    model.eval()
+    results: list[dict] = []
+    kept: list[tuple] = []
+    bar = tqdm(loader, desc="evaluate", disable=not (progress and distributed.is_main_process()), leave=False,
+               dynamic_ncols=True)
+    for images, targets in bar:
+        with torch.autocast("cuda", enabled=amp and device.type == "cuda"):
+            outputs = model([image.to(device, non_blocking=True) for image in images])
+        for image, target, output in zip(images, targets, outputs):
+            results.extend(prediction_to_results(target["image_id"], output))
+            if len(kept) < keep_outputs:
+                kept.append((image, {k: v.cpu() for k, v in output.items()}))
+    return results, kept
+
+
+def evaluate_on_coco(model: nn.Module, loader: DataLoader, device: torch.device, per_class: bool = False,
+                     amp: bool = False, keep_outputs: int = 0) -> tuple[Optional[dict[str, Any]], str, list, list]:
+    """Evaluates on the loader's dataset (a CocoInstanceDataset, or this rank's shard of it).
+
+    Returns ``(metrics, table, results, kept outputs)`` on rank 0; other ranks get ``(None, "", [], [])`` after
+    sending their results to rank 0.
+    """
+    results, kept = collect_results(model, loader, device, amp=amp, keep_outputs=keep_outputs)
+    gathered = distributed.all_gather_objects(results)
+    if not distributed.is_main_process():
+        return None, "", [], []
+    results = [record for part in gathered for record in part]
+    dataset = loader.dataset
+    image_ids = getattr(dataset, "ids", None)
+    metrics, table = evaluate_results(dataset.coco, results, image_ids=image_ids, per_class=per_class)
+    return metrics, table, results, kept

@@ -1,0 +1,42 @@
+"""Loading a detector for evaluation or prediction from any weights file the library knows.
+
+* a checkpoint of ``tools/train.py``: the model is rebuilt from its ``model_config`` and named with its
+  ``class_names``;
+* a torchvision Mask R-CNN file (a plain ``state_dict``): ``maskrcnn_resnet50_fpn`` with the file's class count,
+  named with the COCO categories when it has 91 classes.
+"""
+from __future__ import annotations
+
+import os
+import torch
+
+from ..builders import maskrcnn_resnet50_fpn
+from ..checkpoint import CheckpointError, load_state_dict_into
+from ..coco_names import COCO_CATEGORY_NAMES
+from ..mask_rcnn import MaskRCNN
+from .model_config import ModelConfig, build_model
+
+
+def load_detector(path: str | os.PathLike, device: torch.device | str = "cpu") -> tuple[MaskRCNN, list[str]]:
+    """``(model in eval mode on device, class names by label)``; :class:`CheckpointError` when the file does not fit.
+    """
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise CheckpointError(f"weights file not found: {path}")
+    try:
+        data = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:
+        raise CheckpointError(f"{path}: not a readable PyTorch checkpoint ({type(error).__name__}: {error})") from None
+    if isinstance(data, dict) and "model_config" in data and "model" in data:
+        config = ModelConfig.from_dict(data["model_config"])
+        model = build_model(config)
+        load_state_dict_into(model, data["model"], path, verbose=False)
+        class_names = list(data.get("class_names") or [])
+    else:
+        model = maskrcnn_resnet50_fpn(weights=path)
+        class_names = []
+    num_classes = model.roi_heads.box_predictor.cls_score.out_features
+    if len(class_names) != num_classes:
+        class_names = list(COCO_CATEGORY_NAMES) if num_classes == len(COCO_CATEGORY_NAMES) else \
+            ["__background__"] + [f"class {i}" for i in range(1, num_classes)]
+    return model.eval().to(device), class_names

@@ -1,0 +1,107 @@
+"""COCO evaluation (bbox and segm) of a checkpoint on a dataset, or of an existing COCO results file.
+
+    python tools/eval.py                                    # newest checkpoint under result/, built-in shapes val
+    python tools/eval.py --weights maskrcnn_resnet50_fpn_coco-bf2d0c1e.pth --data coco2017 --per-class
+    python tools/eval.py --results detections.json --ann datasets/coco/annotations/instances_val2017.json
+
+Prints COCOeval's tables and writes results.json (COCO results format) and metrics.json
+({"bbox": {"AP": ..., "AP50": ..., ...}, "segm": {...}}) to --out.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from typing import Optional
+
+import torch
+
+from _common import UsageError, add_data_arguments, data_root, open_dataset, run
+from dataset import load_coco
+from maskrcnn.engine import eval_loader, evaluate_on_coco, evaluate_results, load_detector, newest_checkpoint
+from transforms import eval_transforms
+
+DEFAULT_CHECKPOINTS = os.path.join("result", "checkpoints")
+
+
+def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--weights", help="checkpoint (ours or torchvision's); default: the newest under "
+                                          "result/checkpoints/")
+    add_data_arguments(parser)
+    parser.add_argument("--split", choices=("val", "train"), default="val")
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--batch-size", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--amp", action="store_true", help="mixed precision inference (CUDA only)")
+    parser.add_argument("--per-class", action="store_true", help="also report AP per category")
+    parser.add_argument("--results", help="score this COCO results JSON instead of running a model (needs --ann)")
+    parser.add_argument("--ann", help="ground-truth instances JSON for --results")
+    parser.add_argument("--out", default=os.path.join("result", "eval"), help="folder for results.json and "
+                                                                                "metrics.json")
+    return parser.parse_args(argv)
+
+
+def write_json(path: str, data) -> None:
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    temporary = path + ".tmp"
+    with open(temporary, "w") as f:
+        json.dump(data, f)
+    os.replace(temporary, path)
+
+
+def read_results(path: str) -> list:
+    if not os.path.isfile(path):
+        raise UsageError(f"results file not found: {path}")
+    try:
+        with open(path) as f:
+            results = json.load(f)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise UsageError(f"{path}: not a readable JSON file ({error})") from None
+    if not isinstance(results, list) or not all(isinstance(r, dict) and {"image_id", "category_id", "score"} <= r.keys()
+                                                for r in results):
+        raise UsageError(f"{path}: expected a COCO results list of {{'image_id', 'category_id', 'bbox' or "
+                         f"'segmentation', 'score'}} records")
+    return results
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    args = parse_args(argv)
+    if args.results or args.ann:
+        if not (args.results and args.ann):
+            raise UsageError("--results and --ann go together: a results file and the ground truth it is scored on")
+        coco = load_coco(args.ann)
+        results = read_results(args.results)
+        unknown = {r["image_id"] for r in results} - set(coco.imgs)
+        if unknown:
+            raise UsageError(f"{args.results}: image ids not in {args.ann}: {sorted(unknown)[:5]}")
+        iou_types = [t for t, key in (("bbox", "bbox"), ("segm", "segmentation")) if any(key in r for r in results)]
+        metrics, table = evaluate_results(coco, results, iou_types, per_class=args.per_class)
+        print(table)
+        write_json(os.path.join(args.out, "metrics.json"), metrics)
+        print(f"wrote {os.path.join(args.out, 'metrics.json')}")
+        return 0
+
+    weights = args.weights or newest_checkpoint(DEFAULT_CHECKPOINTS)
+    if weights is None:
+        raise UsageError(f"no checkpoint under {DEFAULT_CHECKPOINTS}/: train one (python tools/train.py) or pass "
+                         f"--weights FILE (e.g. torchvision's maskrcnn_resnet50_fpn_coco-bf2d0c1e.pth)")
+    if args.amp and not args.device.startswith("cuda"):
+        raise UsageError("--amp needs a CUDA device (--device cuda)")
+    device = torch.device(args.device)
+    model, _ = load_detector(weights, device)
+    dataset = open_dataset(args.data, data_root(args), args.split, eval_transforms())
+    started = time.perf_counter()
+    metrics, table, results, _ = evaluate_on_coco(model, eval_loader(dataset, args.batch_size, args.workers), device,
+                                                  per_class=args.per_class, amp=args.amp)
+    print(f"{weights} on {args.data} {args.split} ({len(dataset)} images, {time.perf_counter() - started:.0f} s)")
+    print(table)
+    write_json(os.path.join(args.out, "results.json"), results)
+    write_json(os.path.join(args.out, "metrics.json"), metrics)
+    print(f"wrote {os.path.join(args.out, 'results.json')} and metrics.json")
+    return 0
+
+
+if __name__ == "__main__":
+    run(main)

@@ -1,0 +1,138 @@
+"""Run a trained model on images: draw the instances and write them as JSON (masks as COCO RLE).
+
+    python tools/predict.py datasets/shapes/val2017/000001000001.jpg
+    python tools/predict.py photos/ "more/*.png" --weights maskrcnn_resnet50_fpn_coco-bf2d0c1e.pth
+
+For every image it writes <out>/<name>.jpg (drawn) and <out>/<name>.json:
+{"image", "width", "height", "instances": [{"label", "name", "score", "box": [x1, y1, x2, y2],
+"mask": {"size": [h, w], "counts": "..."}}]}, and prints one line: the file, how many instances, how long.
+Files that cannot be read get an error line each; the others are still processed and the exit status is 1.
+"""
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import os
+import sys
+import time
+from typing import Optional
+
+import numpy as np
+import torch
+
+from _common import UsageError, run
+from dataset import DatasetError, image_to_tensor, mask_to_rle, read_rgb
+from maskrcnn.engine import load_detector, newest_checkpoint
+from maskrcnn.engine.coco_evaluation import MASK_THRESHOLD
+from visualization import draw_prediction, write_rgb
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
+DEFAULT_CHECKPOINTS = os.path.join("result", "checkpoints")
+
+
+def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("inputs", nargs="+", help="image files, folders (their images) or glob patterns")
+    parser.add_argument("--weights", help="checkpoint (ours or a torchvision Mask R-CNN file); default: the newest "
+                                          "under result/checkpoints/")
+    parser.add_argument("--score-thresh", type=float, default=0.5, help="keep instances scoring at least this")
+    parser.add_argument("--out", default=os.path.join("result", "predictions"))
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--batch-size", type=int, default=1)
+    return parser.parse_args(argv)
+
+
+def expand_inputs(inputs: list[str]) -> tuple[list[str], list[str]]:
+    """``(image paths in order, error lines)``: folders give their image files, patterns their matches."""
+    paths, errors = [], []
+    for item in inputs:
+        if os.path.isdir(item):
+            found = sorted(os.path.join(item, name) for name in os.listdir(item)
+                           if name.lower().endswith(IMAGE_EXTENSIONS))
+            if not found:
+                errors.append(f"{item}: folder holds no images ({', '.join(IMAGE_EXTENSIONS)})")
+            paths.extend(found)
+        elif os.path.exists(item):
+            paths.append(item)
+        elif glob.has_magic(item):
+            found = sorted(p for p in glob.glob(item, recursive=True) if os.path.isfile(p))
+            if not found:
+                errors.append(f"{item}: no file matches")
+            paths.extend(found)
+        else:
+            errors.append(f"{item}: file not found")
+    return paths, errors
+
+
+def output_names(paths: list[str]) -> list[str]:
+    """A distinct file stem per input (``a.jpg`` and ``x/a.png`` become ``a`` and ``a_1``)."""
+    names, used = [], set()
+    for path in paths:
+        stem = os.path.splitext(os.path.basename(path))[0]
+        name, k = stem, 1
+        while name in used:
+            name, k = f"{stem}_{k}", k + 1
+        used.add(name)
+        names.append(name)
+    return names
+
+
+def instances_json(path: str, image: np.ndarray, output: dict, class_names: list[str]) -> dict:
+    instances = []
+    for box, label, score, mask in zip(output["boxes"].tolist(), output["labels"].tolist(),
+                                       output["scores"].tolist(), output["masks"]):
+        instances.append({"label": int(label),
+                          "name": class_names[label] if 0 <= label < len(class_names) else str(label),
+                          "score": round(float(score), 4), "box": [round(v, 2) for v in box],
+                          "mask": mask_to_rle((mask[0] > MASK_THRESHOLD).numpy())})
+    return {"image": path, "width": int(image.shape[1]), "height": int(image.shape[0]), "instances": instances}
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    args = parse_args(argv)
+    if args.batch_size < 1:
+        raise UsageError(f"--batch-size must be at least 1, got {args.batch_size}")
+    weights = args.weights or newest_checkpoint(DEFAULT_CHECKPOINTS)
+    if weights is None:
+        raise UsageError(f"no weights: none given and no checkpoint under {DEFAULT_CHECKPOINTS}/; train one on the "
+                         f"built-in set (python tools/train.py) or pass a torchvision file (--weights "
+                         f"maskrcnn_resnet50_fpn_coco-bf2d0c1e.pth)")
+    paths, errors = expand_inputs(args.inputs)
+    for line in errors:
+        print(f"error: {line}", file=sys.stderr)
+    device = torch.device(args.device)
+    model, class_names = load_detector(weights, device)
+    failures = len(errors)
+    os.makedirs(args.out, exist_ok=True)
+    names = output_names(paths)
+    for start in range(0, len(paths), args.batch_size):
+        batch = []
+        for path, name in zip(paths[start:start + args.batch_size], names[start:start + args.batch_size]):
+            try:
+                batch.append((path, name, read_rgb(path)))
+            except DatasetError as error:
+                print(f"error: {error}", file=sys.stderr)
+                failures += 1
+        if not batch:
+            continue
+        started = time.perf_counter()
+        with torch.inference_mode():
+            outputs = model([image_to_tensor(image).to(device) for _, _, image in batch])
+        elapsed = (time.perf_counter() - started) / len(batch)
+        for (path, name, image), output in zip(batch, outputs):
+            output = {k: v.cpu() for k, v in output.items()}
+            keep = output["scores"] >= args.score_thresh
+            output = {k: v[keep] for k, v in output.items()}
+            write_rgb(os.path.join(args.out, f"{name}.jpg"), draw_prediction(image, output, class_names, 0.0))
+            with open(os.path.join(args.out, f"{name}.json"), "w") as f:
+                json.dump(instances_json(path, image, output, class_names), f)
+            print(f"{path}: {int(keep.sum())} instances, {elapsed * 1000:.0f} ms -> {args.out}/{name}.jpg")
+    if failures:
+        print(f"{failures} of {len(paths) + len(errors)} inputs failed", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    run(main)
