@@ -35,7 +35,7 @@ CATEGORIES = ("square", "circle", "triangle", "star")
 #: An earlier object may lose at most this fraction of its area to later ones (so every object stays recognisable).
 MAX_OCCLUDED = 0.3
 #: Train and val sizes of the default dataset: enough for the README's CPU demo to reach mask AP 0.5 in minutes.
-DEFAULT_NUM_TRAIN, DEFAULT_NUM_VAL = 480, 60
+DEFAULT_NUM_TRAIN, DEFAULT_NUM_VAL = 400, 60
 
 
 @dataclass(frozen=True)

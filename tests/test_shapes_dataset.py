@@ -19,7 +19,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 @pytest.fixture(scope="module")
 def shapes_root(tmp_path_factory):
-    return generate_shapes_dataset(str(tmp_path_factory.mktemp("shapes") / "shapes"), num_train=24, num_val=12,
+    return generate_shapes_dataset(str(tmp_path_factory.mktemp("shapes") / "shapes"), num_train=40, num_val=12,
                                    seed=3)
 
 
@@ -31,7 +31,7 @@ def quiet(function, *args):
 def test_loads_with_plain_pycocotools_and_holds_every_kind_of_annotation(shapes_root):
     coco = quiet(COCO, coco2017_paths(shapes_root, "train")[1])
     assert [c["name"] for c in coco.loadCats(coco.getCatIds())] == ["square", "circle", "triangle", "star"]
-    assert len(coco.getImgIds()) == 24
+    assert len(coco.getImgIds()) == 40
     anns = coco.dataset["annotations"]
     kinds = {("crowd" if a["iscrowd"] else "polygon" if isinstance(a["segmentation"], list)
               else "rle") for a in anns}
@@ -45,7 +45,7 @@ def test_loads_with_plain_pycocotools_and_holds_every_kind_of_annotation(shapes_
 
 
 def test_same_seed_same_bytes(shapes_root, tmp_path):
-    again = generate_shapes_dataset(str(tmp_path / "again"), num_train=24, num_val=12, seed=3)
+    again = generate_shapes_dataset(str(tmp_path / "again"), num_train=40, num_val=12, seed=3)
     for split in ("train", "val"):
         image_dir, ann_file = coco2017_paths(shapes_root, split)
         other_dir, other_ann = coco2017_paths(again, split)

@@ -33,7 +33,7 @@ RECIPES: dict[str, dict[str, Any]] = {
                      rois_per_image=512, detections=100, workers=4, save_every=1000),
     # ResNet-18 at 128 px: the shapes are simple and 20-60 px, so a small, fast backbone and low resolution keep
     # an epoch near three minutes on 2 cores; fewer proposals and RoIs than COCO's (few objects per image).
-    "shapes": dict(backbone="resnet18", epochs=3, batch_size=4, lr=1e-3, lr_batch=None, optimizer="adamw",
+    "shapes": dict(backbone="resnet18", epochs=3, batch_size=2, lr=1e-3, lr_batch=None, optimizer="adamw",
                    weight_decay=1e-4, milestones=[2], warmup_iters=50, warmup_factor=0.01,
                    augment="hflip", min_size=128, max_size=192, rpn_train=(600, 300), rpn_test=(300, 150),
                    rois_per_image=64, detections=25, workers=1, save_every=0),
