@@ -2,8 +2,8 @@
 
 Images are ``H x W x 3`` uint8 RGB arrays (or float ``3 x H x W`` tensors in [0, 1], converted). Boxes are
 ``(x1, y1, x2, y2)`` pixels; masks are ``N x H x W`` (uint8 0/1, bool, or float probabilities, cut at 0.5).
-Captions are white text on a box of the class colour darkened, with a black outline, so they read on light and dark
-images alike.
+Captions are white text on a box of the class colour darkened (outlined in black when large), so they read on light
+and dark images alike.
 """
 from __future__ import annotations
 
@@ -80,7 +80,8 @@ def _caption(canvas: np.ndarray, text: str, x: int, y: int, color: tuple[int, in
     dark = tuple(int(c * 0.55) for c in color)
     cv2.rectangle(canvas, (x, top), (x + text_w + 4, top + text_h + baseline + 2), dark, -1)
     origin = (x + 1, top + text_h + 1)
-    cv2.putText(canvas, text, origin, font, font_scale, (0, 0, 0), 2, cv2.LINE_AA)
+    if font_scale >= 0.6:  # a black outline helps large text; at small sizes it smears the glyphs together
+        cv2.putText(canvas, text, origin, font, font_scale, (0, 0, 0), 2, cv2.LINE_AA)
     cv2.putText(canvas, text, origin, font, font_scale, (255, 255, 255), 1, cv2.LINE_AA)
 
 
