@@ -71,8 +71,8 @@ def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
     """Command line over recipe defaults; with --resume, over the resumed run's own settings."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    explicit = {action.dest for action in parser._actions
-                if any(option in (argv if argv is not None else sys.argv[1:]) for option in action.option_strings)}
+    given = {word.split("=", 1)[0] for word in (argv if argv is not None else sys.argv[1:])}
+    explicit = {action.dest for action in parser._actions if given & set(action.option_strings)}
     if args.resume:
         path = (os.path.join(args.output, "checkpoints", "last.pth") if args.resume == "auto" else args.resume)
         checkpoint = load_training_checkpoint(path)
