@@ -7,11 +7,11 @@ from .coco_masks import mask_to_rle, segmentation_to_mask, segmentation_to_rle
 from .collate import collate_fn
 from .errors import DatasetError
 from .grouped_batch_sampler import GroupedBatchSampler, aspect_ratio_groups
-from .image_io import image_to_tensor, read_rgb, tensor_to_image
+from .image_io import image_to_tensor, read_rgb
 from .shapes import CATEGORIES as SHAPES_CATEGORIES
 from .shapes import ShapesConfig, ensure_shapes_dataset, generate_shapes_dataset
 
 __all__ = ["CocoInstanceDataset", "AnnotationReport", "DatasetError", "COCO_DOWNLOAD_HINT", "coco2017_paths",
            "load_coco", "class_names_of", "segmentation_to_mask", "segmentation_to_rle", "mask_to_rle", "collate_fn",
-           "GroupedBatchSampler", "aspect_ratio_groups", "read_rgb", "image_to_tensor", "tensor_to_image",
+           "GroupedBatchSampler", "aspect_ratio_groups", "read_rgb", "image_to_tensor",
            "SHAPES_CATEGORIES", "ShapesConfig", "generate_shapes_dataset", "ensure_shapes_dataset"]

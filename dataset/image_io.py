@@ -32,7 +32,3 @@ def image_to_tensor(image: np.ndarray) -> Tensor:
     """``H x W x 3`` uint8 array -> ``3 x H x W`` float32 tensor in [0, 1]."""
     return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).float().div_(255)
 
-
-def tensor_to_image(image: Tensor) -> np.ndarray:
-    """``3 x H x W`` float tensor in [0, 1] -> ``H x W x 3`` uint8 RGB array (rounded, clamped)."""
-    return image.detach().cpu().float().mul(255).round_().clamp_(0, 255).byte().permute(1, 2, 0).numpy().copy()

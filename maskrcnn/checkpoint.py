@@ -27,13 +27,19 @@ class CheckpointError(ValueError):
     """A weights file that cannot be read or does not fit the model."""
 
 
-def load_state_dict_file(path: str | os.PathLike) -> "OrderedDict[str, Tensor]":
+def read_checkpoint_file(path: str | os.PathLike):
+    """Whatever a weights file holds (tensors and plain data only), with a one-line :class:`CheckpointError` if the
+    file is missing or unreadable."""
     if not os.path.isfile(path):
         raise CheckpointError(f"weights file not found: {path}")
     try:
-        data = torch.load(path, map_location="cpu", weights_only=True)
+        return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # pickle, zip and torch errors alike: the file is not a readable checkpoint
         raise CheckpointError(f"{path}: not a readable PyTorch checkpoint ({type(error).__name__}: {error})") from None
+
+
+def load_state_dict_file(path: str | os.PathLike) -> "OrderedDict[str, Tensor]":
+    data = read_checkpoint_file(path)
     if isinstance(data, dict) and isinstance(data.get("model"), dict):
         data = data["model"]
     if not isinstance(data, dict) or not all(isinstance(v, Tensor) for v in data.values()):

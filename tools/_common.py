@@ -18,8 +18,10 @@ if REPO_ROOT not in sys.path:
 
 from dataset import CocoInstanceDataset, DatasetError, coco2017_paths, ensure_shapes_dataset  # noqa: E402
 from maskrcnn.checkpoint import CheckpointError  # noqa: E402
+from maskrcnn.engine import newest_checkpoint  # noqa: E402
 
 DATASETS = ("shapes", "coco2017")
+DEFAULT_CHECKPOINTS = os.path.join("result", "checkpoints")
 DEFAULT_DATA_ROOTS = {"shapes": os.path.join("datasets", "shapes"), "coco2017": os.path.join("datasets", "coco")}
 
 
@@ -49,6 +51,17 @@ def open_dataset(data: str, root: str, split: str, transforms=None, filter_empty
     image_dir, ann_file = coco2017_paths(root, split)
     return CocoInstanceDataset(image_dir, ann_file, transforms, filter_empty=filter_empty,
                                skip_bad_images=skip_bad_images)
+
+
+def weights_or_newest(weights: Optional[str]) -> str:
+    """``weights`` if given, else the newest checkpoint under result/checkpoints/, else a UsageError saying how to
+    get one."""
+    weights = weights or newest_checkpoint(DEFAULT_CHECKPOINTS)
+    if weights is None:
+        raise UsageError(f"no weights: none given and no checkpoint under {DEFAULT_CHECKPOINTS}/; train one on the "
+                         f"built-in set (python tools/train.py) or pass a torchvision file (--weights "
+                         f"maskrcnn_resnet50_fpn_coco-bf2d0c1e.pth)")
+    return weights
 
 
 def run(main: Callable[[Optional[list[str]]], int], argv: Optional[list[str]] = None) -> None:

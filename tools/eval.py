@@ -17,12 +17,11 @@ from typing import Optional
 
 import torch
 
-from _common import UsageError, add_data_arguments, data_root, open_dataset, run
+from _common import UsageError, add_data_arguments, data_root, open_dataset, run, weights_or_newest
 from dataset import load_coco
-from maskrcnn.engine import eval_loader, evaluate_on_coco, evaluate_results, load_detector, newest_checkpoint
+from maskrcnn.engine import eval_loader, evaluate_on_coco, evaluate_results, load_detector
 from transforms import eval_transforms
 
-DEFAULT_CHECKPOINTS = os.path.join("result", "checkpoints")
 
 
 def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
@@ -83,10 +82,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         print(f"wrote {os.path.join(args.out, 'metrics.json')}")
         return 0
 
-    weights = args.weights or newest_checkpoint(DEFAULT_CHECKPOINTS)
-    if weights is None:
-        raise UsageError(f"no checkpoint under {DEFAULT_CHECKPOINTS}/: train one (python tools/train.py) or pass "
-                         f"--weights FILE (e.g. torchvision's maskrcnn_resnet50_fpn_coco-bf2d0c1e.pth)")
+    weights = weights_or_newest(args.weights)
     if args.amp and not args.device.startswith("cuda"):
         raise UsageError("--amp needs a CUDA device (--device cuda)")
     device = torch.device(args.device)

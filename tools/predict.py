@@ -21,14 +21,13 @@ from typing import Optional
 import numpy as np
 import torch
 
-from _common import UsageError, run
+from _common import UsageError, run, weights_or_newest
 from dataset import DatasetError, image_to_tensor, mask_to_rle, read_rgb
-from maskrcnn.engine import load_detector, newest_checkpoint
+from maskrcnn.engine import load_detector
 from maskrcnn.engine.coco_evaluation import MASK_THRESHOLD
 from visualization import draw_prediction, write_rgb
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
-DEFAULT_CHECKPOINTS = os.path.join("result", "checkpoints")
 
 
 def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
@@ -93,11 +92,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     args = parse_args(argv)
     if args.batch_size < 1:
         raise UsageError(f"--batch-size must be at least 1, got {args.batch_size}")
-    weights = args.weights or newest_checkpoint(DEFAULT_CHECKPOINTS)
-    if weights is None:
-        raise UsageError(f"no weights: none given and no checkpoint under {DEFAULT_CHECKPOINTS}/; train one on the "
-                         f"built-in set (python tools/train.py) or pass a torchvision file (--weights "
-                         f"maskrcnn_resnet50_fpn_coco-bf2d0c1e.pth)")
+    weights = weights_or_newest(args.weights)
     paths, errors = expand_inputs(args.inputs)
     for line in errors:
         print(f"error: {line}", file=sys.stderr)

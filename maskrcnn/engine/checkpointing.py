@@ -18,7 +18,7 @@ from typing import Any, Optional
 
 import torch
 
-from ..checkpoint import CheckpointError
+from ..checkpoint import CheckpointError, read_checkpoint_file
 
 
 def save_atomically(payload: Any, path: str | os.PathLike) -> None:
@@ -48,12 +48,7 @@ def newest_checkpoint(folder: str | os.PathLike) -> Optional[str]:
 def load_training_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     """A checkpoint written by ``tools/train.py``, with a one-line :class:`CheckpointError` for anything else."""
     path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise CheckpointError(f"checkpoint not found: {path}")
-    try:
-        data = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # zip, pickle and torch errors alike
-        raise CheckpointError(f"{path}: not a readable checkpoint ({type(error).__name__}: {error})") from None
+    data = read_checkpoint_file(path)
     if not isinstance(data, dict) or "model" not in data or "model_config" not in data:
         raise CheckpointError(f"{path}: not a training checkpoint of tools/train.py (no 'model' and 'model_config'); "
                               f"pass torchvision weight files with --weights")

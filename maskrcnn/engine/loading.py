@@ -8,10 +8,11 @@
 from __future__ import annotations
 
 import os
+
 import torch
 
 from ..builders import maskrcnn_resnet50_fpn
-from ..checkpoint import CheckpointError, load_state_dict_into
+from ..checkpoint import load_state_dict_into, read_checkpoint_file
 from ..coco_names import COCO_CATEGORY_NAMES
 from ..mask_rcnn import MaskRCNN
 from .model_config import ModelConfig, build_model
@@ -21,12 +22,7 @@ def load_detector(path: str | os.PathLike, device: torch.device | str = "cpu") -
     """``(model in eval mode on device, class names by label)``; :class:`CheckpointError` when the file does not fit.
     """
     path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise CheckpointError(f"weights file not found: {path}")
-    try:
-        data = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:
-        raise CheckpointError(f"{path}: not a readable PyTorch checkpoint ({type(error).__name__}: {error})") from None
+    data = read_checkpoint_file(path)
     if isinstance(data, dict) and "model_config" in data and "model" in data:
         config = ModelConfig.from_dict(data["model_config"])
         model = build_model(config)
