@@ -111,6 +111,19 @@ def test_batched_nms_equals_torchvision(n, threshold):
         assert torch.equal(ours, tv.batched_nms(boxes, scores, idxs, threshold))
 
 
+@pytest.mark.parametrize("threshold", [0.3, 0.7])
+def test_batched_nms_mixes_small_and_large_categories(threshold):
+    """Categories of up to 256 boxes are solved side by side (padded), larger ones block by block: both at once."""
+    boxes, scores = random_problem(6000, 11)
+    g = torch.Generator().manual_seed(11)
+    idxs = torch.randint(1, 80, (6000,), generator=g)
+    idxs[torch.randperm(6000, generator=g)[:1200]] = 0  # one category of ~1270 boxes, the rest ~60 each
+    idxs[:3] = 80  # a category of three, and one of a single box
+    idxs[3] = 81
+    ours = maskrcnn.batched_nms(boxes, scores, idxs, threshold)
+    assert torch.equal(ours, tv.batched_nms(boxes, scores, idxs, threshold))
+
+
 @pytest.mark.parametrize("n", [50, 1000, 3000])
 def test_batched_nms_with_tied_scores(n):
     """Kept sets are equal; the order is by score, ties by index. torchvision's per-class path (inputs over 1000

@@ -56,45 +56,54 @@ def _threshold_below(threshold: float, dtype: torch.dtype) -> float:
 
 
 class _SortedBoxes:
-    """Boxes in visiting order with their areas and optional group ids (suppression only within a group)."""
+    """Boxes in visiting order with their areas, as one ``[5, N]`` table (a set of boxes is one index operation)."""
 
-    def __init__(self, boxes: Tensor, groups: Optional[Tensor], threshold: float) -> None:
+    def __init__(self, table: Tensor, threshold: float) -> None:
+        self.table = table
+        self.threshold = threshold
+
+    @classmethod
+    def of(cls, boxes: Tensor, threshold: float) -> "_SortedBoxes":
         x1, y1, x2, y2 = boxes.unbind(1)
-        # One [5, N] table so that a set of boxes is gathered with a single index operation.
-        self.table = torch.stack((x1, y1, x2, y2, (x2 - x1) * (y2 - y1)))
-        self.groups = groups
-        self.threshold = _threshold_below(threshold, boxes.dtype)
+        return cls(torch.stack((x1, y1, x2, y2, (x2 - x1) * (y2 - y1))), _threshold_below(threshold, boxes.dtype))
+
+    def subset(self, positions: Tensor) -> "_SortedBoxes":
+        return _SortedBoxes(self.table[:, positions], self.threshold)
 
     def __len__(self) -> int:
         return self.table.shape[1]
 
     def overlaps(self, rows: Tensor, cols: Tensor) -> Tensor:
-        """``[len(rows), len(cols)]`` bool: IoU(rows[a], cols[b]) > threshold, within a group.
+        """``[len(rows), len(cols)]`` bool: IoU(rows[a], cols[b]) > threshold.
 
         IoU is symmetric bit for bit (min, max, products and the sum of two areas all commute), so either argument
         may hold the higher-scoring boxes.
         """
-        rx1, ry1, rx2, ry2, rarea = self.table[:, rows, None]
-        cx1, cy1, cx2, cy2, carea = self.table[:, cols]
+        return self._over(self.table[:, rows, None], self.table[:, cols])
+
+    def overlaps_within(self, sets: Tensor) -> Tensor:
+        """``[B, G, G]`` bool for ``sets [B, G]`` of positions: the same test among the boxes of each set."""
+        boxes = self.table[:, sets]
+        return self._over(boxes[..., None], boxes[:, :, None, :])
+
+    def _over(self, r: Tensor, c: Tensor) -> Tensor:
+        rx1, ry1, rx2, ry2, rarea = r
+        cx1, cy1, cx2, cy2, carea = c
         w = torch.minimum(rx2, cx2).sub_(torch.maximum(rx1, cx1)).clamp_(min=0)
         h = torch.minimum(ry2, cy2).sub_(torch.maximum(ry1, cy1)).clamp_(min=0)
         inter = w.mul_(h)
         union = torch.add(rarea, carea).sub_(inter)
-        over = inter.div_(union) > self.threshold
-        if self.groups is not None:
-            row_groups, col_groups = self.groups[rows], self.groups[cols]
-            if not (row_groups[0] == row_groups[-1] == col_groups[0] == col_groups[-1]):  # groups are sorted
-                over &= row_groups[:, None] == col_groups
-        return over
+        return inter.div_(union) > self.threshold
 
 
 def _greedy_fixed_point(suppressed_by: Tensor) -> Tensor:
-    """Greedy keep mask for a block; ``suppressed_by[j, i]`` (only for i < j) says box i would suppress box j."""
+    """Greedy keep mask ``[..., G]`` for blocks ``suppressed_by [..., G, G]``; entry ``[j, i]`` (only for i < j)
+    says box i would suppress box j. Leading dimensions are independent blocks, solved together."""
     weights = suppressed_by.to(torch.float32)
-    keep = torch.ones(suppressed_by.shape[0], dtype=torch.float32, device=suppressed_by.device)
+    keep = torch.ones(suppressed_by.shape[:-1], dtype=torch.float32, device=suppressed_by.device)
     while True:
         # keep[j] = no kept earlier box suppresses j; a mat-vec product counts the kept suppressors.
-        updated = (weights @ keep == 0).to(torch.float32)
+        updated = ((weights @ keep[..., None])[..., 0] == 0).to(torch.float32)
         if torch.equal(updated, keep):
             return keep.bool()
         keep = updated
@@ -108,18 +117,33 @@ def _greedy_nms_in_order(sorted_boxes: _SortedBoxes) -> Tensor:
         block, rest = candidates[:BLOCK], candidates[BLOCK:]
         winners = block[_greedy_fixed_point(sorted_boxes.overlaps(block, block).tril_(diagonal=-1))]
         kept.append(winners)
-        if sorted_boxes.groups is not None and rest.numel() > 0:
-            # Groups are contiguous in the visiting order: only the rest's leading boxes share a group with the
-            # winners, so the comparison is limited to that prefix.
-            last_group = sorted_boxes.groups[winners[-1]]
-            span = int(torch.searchsorted(sorted_boxes.groups[rest], last_group, right=True))
-            head, tail = rest[:span], rest[span:]
-        else:
-            head, tail = rest, rest[:0]
-        if head.numel() > 0:
-            head = head[~sorted_boxes.overlaps(head, winners).any(dim=1)]
-        candidates = torch.cat((head, tail))
+        if rest.numel() > 0:
+            rest = rest[~sorted_boxes.overlaps(rest, winners).any(dim=1)]
+        candidates = rest
     return torch.cat(kept) if kept else candidates
+
+
+#: Small groups are solved side by side, padded to the largest one, in chunks of at most this many IoU entries.
+GROUPS_CHUNK_ENTRIES = 1 << 22
+
+
+def _greedy_nms_small_groups(sorted_boxes: _SortedBoxes, starts: Tensor, counts: Tensor) -> Tensor:
+    """Kept positions of groups of at most BLOCK boxes each (``starts``/``counts`` into the visiting order).
+
+    Each group is one fixed-point block, padded to the largest group with copies of its last box; padding sits after
+    every real box, so it never suppresses one (only earlier boxes suppress) and is dropped at the end.
+    """
+    size = int(counts.max())
+    offsets = torch.arange(size, device=starts.device)
+    kept = []
+    per_chunk = max(1, GROUPS_CHUNK_ENTRIES // (size * size))
+    for first in range(0, starts.shape[0], per_chunk):
+        chunk_starts, chunk_counts = starts[first:first + per_chunk], counts[first:first + per_chunk]
+        real = offsets < chunk_counts[:, None]
+        sets = chunk_starts[:, None] + torch.minimum(offsets, chunk_counts[:, None] - 1)
+        keep = _greedy_fixed_point(sorted_boxes.overlaps_within(sets).tril_(diagonal=-1))
+        kept.append(sets[keep & real])
+    return torch.cat(kept)
 
 
 def nms(boxes: Tensor, scores: Tensor, iou_threshold: float) -> Tensor:
@@ -130,7 +154,7 @@ def nms(boxes: Tensor, scores: Tensor, iou_threshold: float) -> Tensor:
     """
     _check_nms_inputs(boxes, scores)
     order = torch.sort(scores, descending=True, stable=True)[1]
-    positions = _greedy_nms_in_order(_SortedBoxes(_as_nms_dtype(boxes)[order], None, iou_threshold))
+    positions = _greedy_nms_in_order(_SortedBoxes.of(_as_nms_dtype(boxes)[order], iou_threshold))
     return order[positions]
 
 
@@ -145,11 +169,18 @@ def batched_nms(boxes: Tensor, scores: Tensor, idxs: Tensor, iou_threshold: floa
     _check_nms_inputs(boxes, scores, idxs)
     if boxes.shape[0] == 0:
         return torch.empty((0,), dtype=torch.int64, device=boxes.device)
-    # Visit category by category, each by decreasing score: categories never interact, so this is the same
-    # greedy run as one per category, and it lets a block skip every box of a later category.
+    # Visit category by category, each by decreasing score: categories never interact, so each is its own greedy
+    # run. Many small categories (the box head's) are solved side by side; large ones (RPN levels) block by block.
     by_score = torch.sort(scores, descending=True, stable=True)[1]
     order = by_score[torch.sort(idxs[by_score], stable=True)[1]]
-    sorted_boxes = _SortedBoxes(_as_nms_dtype(boxes)[order], idxs[order], iou_threshold)
-    kept = order[_greedy_nms_in_order(sorted_boxes)]
+    sorted_boxes = _SortedBoxes.of(_as_nms_dtype(boxes)[order], iou_threshold)
+    counts = torch.unique_consecutive(idxs[order], return_counts=True)[1]
+    starts = torch.cumsum(counts, 0) - counts
+    small = counts <= BLOCK
+    positions = [_greedy_nms_small_groups(sorted_boxes, starts[small], counts[small])] if bool(small.any()) else []
+    for start, count in zip(starts[~small].tolist(), counts[~small].tolist()):
+        group = torch.arange(start, start + count, device=boxes.device)
+        positions.append(group[_greedy_nms_in_order(sorted_boxes.subset(group))])
+    kept = order[torch.cat(positions)]
     kept = torch.sort(kept)[0]
     return kept[torch.sort(scores[kept], descending=True, stable=True)[1]]
