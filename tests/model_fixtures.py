@@ -19,6 +19,34 @@ def model_pair(seed: int = 0, dtype=torch.float64, **kwargs):
     return reference.to(dtype).eval(), ours.to(dtype).eval()
 
 
+def pretrained_like_pair(seed: int = 0, dtype=torch.float64, **kwargs):
+    """As a user of a trained model has it: frozen batch norm with non-trivial statistics (so that folding it into
+    the convolutions changes real numbers) and class scores spread like a trained model's, not all ~1/91."""
+    from torchvision.models.detection import MaskRCNN as TvMaskRCNN
+    from torchvision.models.detection.backbone_utils import resnet_fpn_backbone as tv_resnet_fpn_backbone
+    from torchvision.ops import FrozenBatchNorm2d as TvFrozenBatchNorm2d
+
+    torch.manual_seed(seed)
+    reference = TvMaskRCNN(tv_resnet_fpn_backbone(backbone_name="resnet50", weights=None,
+                                                  norm_layer=TvFrozenBatchNorm2d, trainable_layers=3),
+                           num_classes=91, **{**SMALL, **kwargs})
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for module in reference.modules():
+            if isinstance(module, TvFrozenBatchNorm2d):
+                n = module.weight.numel()
+                module.weight.copy_(torch.rand(n, generator=g) * 0.5 + 0.5)
+                module.bias.copy_(torch.randn(n, generator=g) * 0.1)
+                module.running_mean.copy_(torch.randn(n, generator=g) * 0.1)
+                module.running_var.copy_(torch.rand(n, generator=g) * 0.5 + 0.75)
+        reference.roi_heads.box_predictor.cls_score.weight.mul_(30.0)
+    ours = maskrcnn.MaskRCNN(maskrcnn.resnet_fpn_backbone(backbone_name="resnet50", weights=None,
+                                                          norm_layer=maskrcnn.FrozenBatchNorm2d, trainable_layers=3),
+                             num_classes=91, **{**SMALL, **kwargs})
+    ours.load_state_dict(reference.state_dict())
+    return reference.to(dtype).eval(), ours.to(dtype).eval()
+
+
 def random_images(sizes, seed: int = 1, dtype=torch.float64):
     g = torch.Generator().manual_seed(seed)
     return [torch.rand(3, h, w, generator=g, dtype=torch.float64).to(dtype) for h, w in sizes]

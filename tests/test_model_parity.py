@@ -1,13 +1,15 @@
 """The whole model against torchvision's on the same weights: eval outputs, train losses and gradients.
 
-Tolerances: float64 runs compare to 1e-6 (observed differences are ~1e-15: only mask pasting computes differently,
-as two matrix products instead of F.interpolate). float32 runs allow 1e-4 on masks (the same reason, at float32
-precision) and compare boxes, labels and scores to 1e-5 relative.
+Tolerances: float64 runs compare to 1e-6 (observed differences are ~1e-13: batch norm is folded into the
+convolutions, and mask pasting is two matrix products instead of F.interpolate). In float32 those reorderings of
+the arithmetic change scores in the 7th digit, which can swap two detections whose scores are that close, so float32
+runs match detections one to one (same label, IoU > 0.999) and then compare them.
 """
 import pytest
 import torch
 
-from tests.model_fixtures import model_pair, random_images, targets_for
+from maskrcnn.ops.boxes import box_iou
+from tests.model_fixtures import model_pair, pretrained_like_pair, random_images, targets_for
 
 SIZES = [(200, 260), (240, 180)]  # landscape and portrait
 
@@ -44,11 +46,41 @@ def test_eval_float64_equals_torchvision():
         assert_detections_equal(ours(images), reference(images), atol=1e-6, mask_atol=1e-6)
 
 
+def test_eval_float64_with_frozen_batch_norm_equals_torchvision():
+    reference, ours = pretrained_like_pair()
+    images = random_images(SIZES)
+    with torch.no_grad():
+        assert_detections_equal(ours(images), reference(images), atol=1e-6, mask_atol=1e-6)
+
+
+def matched_pairs(ours, reference):
+    """Index pairs (ours, reference) matched one to one by label and IoU > 0.999, in the reference's order."""
+    iou = box_iou(reference["boxes"], ours["boxes"])
+    iou[reference["labels"][:, None] != ours["labels"][None, :]] = 0
+    pairs, taken = [], set()
+    for j, row in enumerate(iou):
+        for i in row.argsort(descending=True).tolist()[:3]:
+            if row[i] > 0.999 and i not in taken:
+                pairs.append((i, j))
+                taken.add(i)
+                break
+    return pairs
+
+
 def test_eval_float32_equals_torchvision_within_tolerance():
-    reference, ours = model_pair(dtype=torch.float32, box_score_thresh=0.0, min_size=256, max_size=400)
+    # Spread scores: with random weights' all-alike scores (~1/91) float32 rounding reorders nearly every detection.
+    reference, ours = pretrained_like_pair(dtype=torch.float32, min_size=256, max_size=400)
     images = random_images([(300, 200), (180, 330)], seed=3, dtype=torch.float32)
     with torch.no_grad():
-        assert_detections_equal(ours(images), reference(images), atol=1e-5, mask_atol=1e-4)
+        for a, b in zip(ours(images), reference(images)):
+            assert len(b["boxes"]) > 50, "weights should produce many detections for a meaningful comparison"
+            pairs = matched_pairs(a, b)
+            # only a near-tie at the 100-detection cut may leave one detection of each side unmatched
+            assert len(pairs) >= len(b["boxes"]) - 1 and abs(len(a["boxes"]) - len(b["boxes"])) <= 1
+            i, j = (torch.tensor(index) for index in zip(*pairs))
+            torch.testing.assert_close(a["boxes"][i], b["boxes"][j], rtol=1e-5, atol=1e-3)
+            torch.testing.assert_close(a["scores"][i], b["scores"][j], rtol=1e-4, atol=1e-6)
+            torch.testing.assert_close(a["masks"][i], b["masks"][j], rtol=0, atol=1e-3)
 
 
 def test_train_losses_and_gradients_float64_equal_torchvision_with_an_empty_image():

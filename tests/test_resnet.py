@@ -32,7 +32,8 @@ def test_classifier_with_new_head_equals_torchvision(name, num_classes, expected
     torch.testing.assert_close(ours(x), ref(x), rtol=0, atol=0)  # batch statistics
     ours.eval()
     ref.eval()
-    torch.testing.assert_close(ours(x), ref(x), rtol=0, atol=0)
+    # eval folds batch norm into the convolutions: the same algebra, rounded differently in float32
+    torch.testing.assert_close(ours(x), ref(x), rtol=1e-5, atol=1e-5)
 
 
 def test_transfer_learning_from_an_imagenet_file(tmp_path):

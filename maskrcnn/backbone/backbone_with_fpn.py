@@ -12,6 +12,7 @@ from typing import Callable, Optional
 from torch import Tensor, nn
 
 from ..ops.frozen_batch_norm import FrozenBatchNorm2d
+from ..ops.fused_conv import conv_norm_relu
 from . import resnet as resnet_module
 from .fpn import ExtraFPNBlock, FeaturePyramidNetwork, LastLevelMaxPool
 
@@ -36,11 +37,26 @@ class IntermediateLayerGetter(nn.ModuleDict):
 
     def forward(self, x: Tensor) -> dict[str, Tensor]:
         out = OrderedDict()
-        for name, module in self.items():
-            x = module(x)
+        children = list(self.items())
+        i = 0
+        while i < len(children):
+            name, module = children[i]
+            if is_conv_norm_relu(children[i:i + 3]) and not self.return_layers.keys() & {name, children[i + 1][0]}:
+                x = conv_norm_relu(x, module, children[i + 1][1])  # e.g. ResNet's conv1, bn1, relu: one fused op
+                i += 2
+                name = children[i][0]
+            else:
+                x = module(x)
             if name in self.return_layers:
                 out[self.return_layers[name]] = x
+            i += 1
         return out
+
+
+def is_conv_norm_relu(children: list[tuple[str, nn.Module]]) -> bool:
+    return (len(children) == 3 and isinstance(children[0][1], nn.Conv2d)
+            and isinstance(children[1][1], (nn.BatchNorm2d, FrozenBatchNorm2d))
+            and isinstance(children[2][1], nn.ReLU))
 
 
 class BackboneWithFPN(nn.Module):
@@ -70,8 +86,10 @@ def freeze_resnet_layers(backbone: nn.Module, trainable_layers: int) -> None:
 
 def resnet_fpn_extractor(backbone: resnet_module.ResNet, trainable_layers: int,
                          returned_layers: Optional[list[int]] = None, extra_blocks: Optional[ExtraFPNBlock] = None,
-                         norm_layer: Optional[Callable[..., nn.Module]] = None) -> BackboneWithFPN:
-    """Wraps an existing ResNet: freezes early stages, returns stages ``returned_layers`` (1..4) through an FPN."""
+                         norm_layer: Optional[Callable[..., nn.Module]] = None,
+                         out_channels: int = 256) -> BackboneWithFPN:
+    """Wraps an existing ResNet: freezes early stages, returns stages ``returned_layers`` (1..4) through an FPN
+    ``out_channels`` wide (torchvision's is always 256)."""
     freeze_resnet_layers(backbone, trainable_layers)
     returned_layers = returned_layers or [1, 2, 3, 4]
     if min(returned_layers) <= 0 or max(returned_layers) >= 5:
@@ -79,7 +97,7 @@ def resnet_fpn_extractor(backbone: resnet_module.ResNet, trainable_layers: int,
     return_layers = {f"layer{k}": str(v) for v, k in enumerate(returned_layers)}
     in_channels_stage2 = backbone.inplanes // 8  # width of layer1's output
     in_channels_list = [in_channels_stage2 * 2 ** (i - 1) for i in returned_layers]
-    return BackboneWithFPN(backbone, return_layers, in_channels_list, 256, extra_blocks=extra_blocks,
+    return BackboneWithFPN(backbone, return_layers, in_channels_list, out_channels, extra_blocks=extra_blocks,
                            norm_layer=norm_layer)
 
 

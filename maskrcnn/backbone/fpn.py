@@ -71,8 +71,8 @@ class FeaturePyramidNetwork(nn.Module):
         last_inner = self.inner_blocks[-1](features[-1])
         results = [self.layer_blocks[-1](last_inner)]
         for idx in range(len(features) - 2, -1, -1):
-            lateral = self.inner_blocks[idx](features[idx])
-            last_inner = lateral + F.interpolate(last_inner, size=lateral.shape[-2:], mode="nearest")
+            top_down = F.interpolate(last_inner, size=features[idx].shape[-2:], mode="nearest")
+            last_inner = self.inner_blocks[idx](features[idx], residual=top_down)  # lateral + top_down, one op
             results.insert(0, self.layer_blocks[idx](last_inner))
         if self.extra_blocks is not None:
             results, names = self.extra_blocks(results, features, names)

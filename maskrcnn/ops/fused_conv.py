@@ -1,0 +1,112 @@
+"""One convolution with its batch norm folded in and its residual sum and ReLU fused: the same numbers, less traffic.
+
+Folding is exact algebra (results differ from conv-then-norm by float rounding only): a batch norm with fixed
+statistics is ``y = x * s + t`` per channel, so ``norm(conv(x, W)) == conv(x, W * s) + t``. It applies to
+:class:`FrozenBatchNorm2d` always and to ``nn.BatchNorm2d`` in eval mode; a ``BatchNorm2d`` in training mode
+normalises by the batch and runs unfolded. Autograd flows through the folded weight, so training folds too and the
+gradients reach ``W`` (and a norm's affine parameters, where they train).
+
+Fusing: on a CPU, when no autograd graph is being recorded, conv + bias + residual sum + ReLU run as one oneDNN
+primitive (``torch.ops.mkldnn._convolution_pointwise``, the kernel ``torch.compile`` emits for CPU), on channels-last
+input. Everywhere else they are ``conv2d``, then the sum and ReLU in place on its fresh output. On a CPU the input is
+made channels-last in either case: oneDNN's convolutions are faster in that layout and then keep it, so the whole
+network runs channels-last from its first convolution (the state_dict and the outputs' values are unchanged).
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from .frozen_batch_norm import FrozenBatchNorm2d
+
+_FUSABLE_DTYPES = (torch.float32, torch.bfloat16)
+
+
+def fixed_affine(norm: nn.Module) -> Optional[tuple[Tensor, Tensor]]:
+    """``(scale, shift)`` of a norm whose output is ``x * scale + shift`` per channel, or None if it uses the batch."""
+    if isinstance(norm, FrozenBatchNorm2d):
+        return norm.scale_and_shift()
+    if (isinstance(norm, nn.BatchNorm2d) and not norm.training and norm.running_mean is not None
+            and norm.running_var is not None):
+        scale = (norm.running_var + norm.eps).rsqrt()
+        if norm.weight is not None:
+            scale = norm.weight * scale
+        shift = -norm.running_mean * scale
+        if norm.bias is not None:
+            shift = norm.bias + shift
+        return scale, shift
+    return None
+
+
+def folded_weight_and_bias(conv: nn.Conv2d, affine: Optional[tuple[Tensor, Tensor]], channels_last: bool = False
+                           ) -> tuple[Tensor, Optional[Tensor]]:
+    """``W * scale`` and ``b * scale + shift`` (``shift`` alone for a conv without bias); ``channels_last`` writes the
+    weight in that layout in the same pass (oneDNN would otherwise reorder it on every call)."""
+    if affine is None:
+        weight = conv.weight
+        if channels_last and weight.dim() == 4:
+            weight = weight.contiguous(memory_format=torch.channels_last)
+        return weight, conv.bias
+    scale, shift = affine
+    if channels_last and conv.weight.dim() == 4 and not torch.is_grad_enabled():
+        weight = torch.empty_like(conv.weight, memory_format=torch.channels_last)
+        torch.mul(conv.weight, scale.reshape(-1, 1, 1, 1), out=weight)
+    else:
+        weight = conv.weight * scale.reshape(-1, 1, 1, 1)
+    bias = shift if conv.bias is None else conv.bias * scale + shift
+    return weight, bias
+
+
+def compute_dtype(x: Tensor) -> torch.dtype:
+    """The dtype the convolution runs in: autocast's where it is on for this device, else the input's."""
+    if torch.is_autocast_enabled(x.device.type):
+        return torch.get_autocast_dtype(x.device.type)
+    return x.dtype
+
+
+def can_fuse(x: Tensor, conv: nn.Conv2d, dtype: torch.dtype) -> bool:
+    return (x.device.type == "cpu" and x.dim() == 4 and x.numel() > 0 and dtype in _FUSABLE_DTYPES
+            and conv.padding_mode == "zeros" and not isinstance(conv.padding, str)
+            and not (torch.is_grad_enabled() and (x.requires_grad or conv.weight.requires_grad))
+            and torch.backends.mkldnn.is_available()
+            and (dtype != torch.bfloat16 or torch.ops.mkldnn._is_mkldnn_bf16_supported()))
+
+
+def conv_norm_relu(x: Tensor, conv: nn.Conv2d, norm: Optional[nn.Module] = None, relu: bool = True,
+                   residual: Optional[Tensor] = None) -> Tensor:
+    """``relu(norm(conv(x)) + residual)``, each part optional, folded and fused where possible."""
+    affine = fixed_affine(norm) if norm is not None else None
+    if norm is not None and affine is None:  # batch statistics: nothing to fold
+        out = norm(conv(x))
+        if residual is not None:
+            out = out + residual
+        return F.relu(out, inplace=True) if relu else out
+    if x.device.type == "cpu" and x.dim() == 4:
+        x = x.contiguous(memory_format=torch.channels_last)
+    dtype = compute_dtype(x)
+    if can_fuse(x, conv, dtype):
+        weight, bias = folded_weight_and_bias(conv, affine, channels_last=True)
+        return _fused_cpu(x, weight, bias, conv, relu, residual, dtype)
+    weight, bias = folded_weight_and_bias(conv, affine)
+    out = F.conv2d(x, weight, bias, conv.stride, conv.padding, conv.dilation, conv.groups)
+    if residual is not None:
+        out = out.add_(residual.to(out.dtype))  # in place on conv's own output: conv's backward does not need it
+    return out.relu_() if relu else out
+
+
+def _fused_cpu(x: Tensor, weight: Tensor, bias: Optional[Tensor], conv: nn.Conv2d, relu: bool,
+               residual: Optional[Tensor], dtype: torch.dtype) -> Tensor:
+    x = x.to(dtype)
+    weight = weight.to(dtype)
+    bias = bias.to(dtype) if bias is not None else None
+    padding, stride, dilation = list(conv.padding), list(conv.stride), list(conv.dilation)
+    if residual is None:
+        return torch.ops.mkldnn._convolution_pointwise(x, weight, bias, padding, stride, dilation, conv.groups,
+                                                       "relu" if relu else "none", [], "")
+    residual = residual.to(dtype).contiguous(memory_format=torch.channels_last)
+    return torch.ops.mkldnn._convolution_pointwise.binary(x, residual, weight, bias, padding, stride, dilation,
+                                                          conv.groups, "add", 1.0, "relu" if relu else None, [],
+                                                          None)
