@@ -15,6 +15,7 @@ from .generalized_rcnn import GeneralizedRCNN
 from .image_list import ImageList
 from .mask_rcnn import MaskRCNN
 from .matcher import Matcher
+from .ops.precision import fast_mode
 from .ops import (FrozenBatchNorm2d, batched_nms, box_area, box_convert, box_iou, clip_boxes_to_image, nms,
                   remove_small_boxes)
 from .poolers import MultiScaleRoIAlign

@@ -17,7 +17,10 @@ if REPO_ROOT not in sys.path:
     sys.path.insert(0, REPO_ROOT)
 
 from dataset import CocoInstanceDataset, DatasetError, coco2017_paths, ensure_shapes_dataset  # noqa: E402
+import torch  # noqa: E402
+
 from maskrcnn.checkpoint import CheckpointError  # noqa: E402
+from maskrcnn.ops.precision import fast_mode_dtype  # noqa: E402
 from maskrcnn.engine import newest_checkpoint  # noqa: E402
 
 DATASETS = ("shapes", "coco2017")
@@ -41,12 +44,17 @@ def data_root(args) -> str:
     return args.data_root or DEFAULT_DATA_ROOTS[args.data]
 
 
+def check_amp(amp: bool, device: str) -> None:
+    """``--amp`` (fast mode) needs CUDA or a CPU with native bfloat16."""
+    if amp and fast_mode_dtype(torch.device(device)) is None:
+        raise UsageError(f"--amp on {device} needs a CUDA device or a CPU with native bfloat16 (AVX-512 BF16 or AMX); "
+                         f"this one has neither")
+
+
 def open_dataset(data: str, root: str, split: str, transforms=None, filter_empty: bool = False,
                  skip_bad_images: bool = False) -> CocoInstanceDataset:
     """The ``split`` ("train" / "val") of a dataset in the COCO-2017 layout; the shapes set is generated if absent."""
     if data == "shapes":
-        if not (os.path.isdir(root) and os.listdir(root)):
-            logging.getLogger("maskrcnn").info("generating the built-in shapes dataset in %s", root)
         ensure_shapes_dataset(root)
     image_dir, ann_file = coco2017_paths(root, split)
     return CocoInstanceDataset(image_dir, ann_file, transforms, filter_empty=filter_empty,

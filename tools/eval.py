@@ -17,7 +17,7 @@ from typing import Optional
 
 import torch
 
-from _common import UsageError, add_data_arguments, data_root, open_dataset, run, weights_or_newest
+from _common import UsageError, add_data_arguments, check_amp, data_root, open_dataset, run, weights_or_newest
 from dataset import load_coco
 from maskrcnn.engine import eval_loader, evaluate_on_coco, evaluate_results, load_detector
 from transforms import eval_transforms
@@ -33,7 +33,8 @@ def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--batch-size", type=int, default=2)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--amp", action="store_true", help="mixed precision inference (CUDA only)")
+    parser.add_argument("--amp", action="store_true",
+                        help="fast mode: float16 autocast on CUDA, bfloat16 on CPUs that have it")
     parser.add_argument("--per-class", action="store_true", help="also report AP per category")
     parser.add_argument("--results", help="score this COCO results JSON instead of running a model (needs --ann)")
     parser.add_argument("--ann", help="ground-truth instances JSON for --results")
@@ -83,8 +84,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         return 0
 
     weights = weights_or_newest(args.weights)
-    if args.amp and not args.device.startswith("cuda"):
-        raise UsageError("--amp needs a CUDA device (--device cuda)")
+    check_amp(args.amp, args.device)
     device = torch.device(args.device)
     model, _ = load_detector(weights, device)
     dataset = open_dataset(args.data, data_root(args), args.split, eval_transforms())

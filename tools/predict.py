@@ -11,6 +11,7 @@ Files that cannot be read get an error line each; the others are still processed
 from __future__ import annotations
 
 import argparse
+import contextlib
 import glob
 import json
 import os
@@ -21,8 +22,9 @@ from typing import Optional
 import numpy as np
 import torch
 
-from _common import UsageError, run, weights_or_newest
+from _common import UsageError, check_amp, run, weights_or_newest
 from dataset import DatasetError, image_to_tensor, mask_to_rle, read_rgb
+from maskrcnn import fast_mode
 from maskrcnn.engine import load_detector
 from maskrcnn.engine.coco_evaluation import MASK_THRESHOLD
 from visualization import draw_prediction, write_rgb
@@ -39,6 +41,8 @@ def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
     parser.add_argument("--out", default=os.path.join("result", "predictions"))
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--batch-size", type=int, default=1)
+    parser.add_argument("--amp", action="store_true",
+                        help="fast mode: float16 autocast on CUDA, bfloat16 on CPUs that have it")
     return parser.parse_args(argv)
 
 
@@ -92,6 +96,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     args = parse_args(argv)
     if args.batch_size < 1:
         raise UsageError(f"--batch-size must be at least 1, got {args.batch_size}")
+    check_amp(args.amp, args.device)
     weights = weights_or_newest(args.weights)
     paths, errors = expand_inputs(args.inputs)
     for line in errors:
@@ -112,7 +117,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         if not batch:
             continue
         started = time.perf_counter()
-        with torch.inference_mode():
+        with torch.inference_mode(), fast_mode(device) if args.amp else contextlib.nullcontext():
             outputs = model([image_to_tensor(image).to(device) for _, _, image in batch])
         elapsed = (time.perf_counter() - started) / len(batch)
         for (path, name, image), output in zip(batch, outputs):

@@ -16,7 +16,7 @@ from typing import Any, Optional
 
 import torch
 
-from _common import UsageError, add_data_arguments, data_root, open_dataset, run
+from _common import UsageError, add_data_arguments, check_amp, data_root, open_dataset, run
 from maskrcnn.checkpoint import load_state_dict_into
 from maskrcnn.engine import (EpochSeededDataset, ModelConfig, NonFiniteLossError, Trainer, build_model,
                              eval_loader, iterations_per_epoch, load_training_checkpoint, warmup_multistep_lr)
@@ -47,7 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--weights-backbone", help="ImageNet ResNet checkpoint file for the backbone")
     parser.add_argument("--resume", nargs="?", const="auto", metavar="CHECKPOINT",
                         help="continue a run (default: <output>/checkpoints/last.pth) with its settings")
-    parser.add_argument("--amp", action="store_true", help="mixed precision (CUDA only)")
+    parser.add_argument("--amp", action="store_true",
+                        help="fast mode: float16 autocast on CUDA, bfloat16 on CPUs that have it")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--workers", type=int, help="data loading processes per rank (recipe default)")
     parser.add_argument("--batch-size", type=int, help="images per rank per step (recipe default)")
@@ -95,8 +96,7 @@ def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
             raise UsageError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}")
     if args.workers < 0:
         raise UsageError(f"--workers must be 0 or more, got {args.workers}")
-    if args.amp and not args.device.startswith("cuda"):
-        raise UsageError("--amp needs a CUDA device (--device cuda)")
+    check_amp(args.amp, args.device)
     return args
 
 

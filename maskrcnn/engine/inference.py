@@ -1,6 +1,7 @@
 """Running a detector over a data loader, and evaluating it on a COCO-format dataset (across ranks if launched so)."""
 from __future__ import annotations
 
+import contextlib
 from typing import Any, Optional
 
 import torch
@@ -8,6 +9,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
+from ..ops.precision import fast_mode
 from . import distributed
 from .coco_evaluation import evaluate_results, prediction_to_results
 
@@ -22,7 +24,7 @@ def collect_results(model: nn.Module, loader: DataLoader, device: torch.device, 
     bar = tqdm(loader, desc="evaluate", disable=not (progress and distributed.is_main_process()), leave=False,
                dynamic_ncols=True)
     for images, targets in bar:
-        with torch.autocast("cuda", enabled=amp and device.type == "cuda"):
+        with fast_mode(device) if amp else contextlib.nullcontext():
             outputs = model([image.to(device, non_blocking=True) for image in images])
         for image, target, output in zip(images, targets, outputs):
             results.extend(prediction_to_results(target["image_id"], output))

@@ -14,6 +14,7 @@ before they are checked).
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import signal
@@ -26,6 +27,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
+from ..ops.precision import fast_mode, fast_mode_dtype
 from . import distributed
 from .checkpointing import restore_rng_state, rng_state, save_atomically
 from .data_loading import EpochSeededDataset, plan_epoch, train_loader
@@ -82,7 +84,8 @@ class Trainer:
         self.epochs, self.batch_size, self.seed, self.workers = epochs, batch_size, seed, workers
         self.checkpoint_dir = os.path.join(output, "checkpoints")
         self.amp = amp
-        self.scaler = torch.amp.GradScaler("cuda", enabled=amp)
+        # fast mode on CUDA is float16, whose small range needs loss scaling; CPU bfloat16 does not
+        self.scaler = torch.amp.GradScaler("cuda", enabled=amp and fast_mode_dtype(device) == torch.float16)
         self.save_every = save_every
         self.extras = checkpoint_extras or {}
         self.writer = writer
@@ -172,7 +175,7 @@ class Trainer:
         images = [image.to(device, non_blocking=True) for image in images]
         targets = [{k: v.to(device, non_blocking=True) if isinstance(v, torch.Tensor) else v for k, v in t.items()}
                    for t in targets]
-        with torch.autocast("cuda", enabled=self.amp):
+        with fast_mode(device) if self.amp else contextlib.nullcontext():
             loss_dict = self.model(images, targets)
         loss = sum(loss_dict.values())
         reported = distributed.average_across_ranks({k: v.detach() for k, v in loss_dict.items()})

@@ -59,4 +59,5 @@ def paste_masks_in_image(masks: Tensor, boxes: Tensor, img_shape: tuple[int, int
     x0, y0, x1, y1 = boxes.unbind(1)
     rows = interpolation_matrices(y0, (y1 - y0 + 1).clamp(min=1), im_h, padded.shape[-2], masks.dtype)
     cols = interpolation_matrices(x0, (x1 - x0 + 1).clamp(min=1), im_w, padded.shape[-1], masks.dtype)
-    return torch.bmm(rows, torch.bmm(padded, cols.transpose(1, 2)))[:, None]
+    with torch.autocast(masks.device.type, enabled=False):  # the masks' own precision, even in fast mode
+        return torch.bmm(rows, torch.bmm(padded, cols.transpose(1, 2)))[:, None]

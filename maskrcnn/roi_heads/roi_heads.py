@@ -8,6 +8,7 @@ from torch import Tensor, nn
 
 from ..box_coder import BoxCoder
 from ..matcher import Matcher
+from ..ops.precision import full_precision
 from ..sampling import BalancedPositiveNegativeSampler
 from .box_loss import fastrcnn_loss
 from .box_postprocess import postprocess_detections
@@ -58,12 +59,13 @@ class RoIHeads(nn.Module):
     def predict_boxes(self, features: dict[str, Tensor], proposals: list[Tensor],
                       image_shapes: list[tuple[int, int]]) -> tuple[Tensor, Tensor]:
         pooled = self.box_roi_pool(features, proposals, image_shapes)
-        return self.box_predictor(self.box_head(pooled))
+        class_logits, box_regression = self.box_predictor(self.box_head(pooled))
+        return full_precision(class_logits), full_precision(box_regression)
 
     def predict_masks(self, features: dict[str, Tensor], boxes: list[Tensor],
                       image_shapes: list[tuple[int, int]]) -> Tensor:
         pooled = self.mask_roi_pool(features, boxes, image_shapes)
-        return self.mask_predictor(self.mask_head(pooled))
+        return full_precision(self.mask_predictor(self.mask_head(pooled)))
 
     def forward(self, features: dict[str, Tensor], proposals: list[Tensor], image_shapes: list[tuple[int, int]],
                 targets: Optional[list[dict[str, Tensor]]] = None

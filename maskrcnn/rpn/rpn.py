@@ -7,6 +7,7 @@ from torch import Tensor, nn
 
 from ..box_coder import BoxCoder
 from ..matcher import Matcher
+from ..ops.precision import full_precision
 from ..sampling import BalancedPositiveNegativeSampler
 from ..image_list import ImageList
 from .anchor_generator import AnchorGenerator
@@ -50,6 +51,7 @@ class RegionProposalNetwork(nn.Module):
         anchors = self.anchor_generator(images, feature_maps)
         num_anchors_per_level = [o.shape[1] * o.shape[2] * o.shape[3] for o in objectness]
         objectness, pred_deltas = flatten_predictions(objectness, pred_deltas)
+        objectness, pred_deltas = full_precision(objectness), full_precision(pred_deltas)
         proposals = self.box_coder.decode(pred_deltas.detach(), anchors).view(len(anchors), -1, 4)
         boxes, _ = select_proposals(proposals, objectness, images.image_sizes, num_anchors_per_level,
                                     self.pre_nms_top_n(), self.post_nms_top_n(), self.nms_thresh,
