@@ -17,6 +17,8 @@ from .transform import IMAGENET_MEAN, IMAGENET_STD, GeneralizedRCNNTransform
 #: Pyramid levels the heads pool from ("pool" feeds the RPN only).
 ROI_FEATURE_MAPS = ["0", "1", "2", "3"]
 REPRESENTATION_SIZE = 1024
+#: Side of the feature grid the box head pools for each RoI.
+BOX_POOL_SIZE = 7
 
 
 def default_anchor_generator() -> AnchorGenerator:
@@ -68,7 +70,7 @@ class FasterRCNN(GeneralizedRCNN):
             {"training": rpn_post_nms_top_n_train, "testing": rpn_post_nms_top_n_test}, rpn_nms_thresh,
             score_thresh=rpn_score_thresh)
         if box_roi_pool is None:
-            box_roi_pool = MultiScaleRoIAlign(ROI_FEATURE_MAPS, output_size=7, sampling_ratio=2)
+            box_roi_pool = MultiScaleRoIAlign(ROI_FEATURE_MAPS, output_size=BOX_POOL_SIZE, sampling_ratio=2)
         if box_head is None:
             resolution = box_roi_pool.output_size[0]
             box_head = TwoMLPHead(out_channels * resolution**2, REPRESENTATION_SIZE)

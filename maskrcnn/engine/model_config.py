@@ -14,7 +14,9 @@ from torch import nn
 from ..backbone.backbone_with_fpn import resnet_fpn_extractor
 from ..backbone import resnet as resnet_module
 from ..builders import maskrcnn_resnet50_fpn, trainable_layers_for
-from ..mask_rcnn import MaskRCNN
+from ..faster_rcnn import BOX_POOL_SIZE
+from ..mask_rcnn import MASK_HEAD_LAYERS, MaskRCNN
+from ..roi_heads import FastRCNNPredictor, MaskRCNNHeads, MaskRCNNPredictor, TwoMLPHead
 from ..ops.frozen_batch_norm import FrozenBatchNorm2d
 
 BACKBONES = ("resnet18", "resnet34", "resnet50", "resnet101")
@@ -34,6 +36,14 @@ class ModelConfig:
     box_batch_size_per_image: int = 512
     box_detections_per_img: int = 100
     trainable_backbone_layers: Optional[int] = None
+    #: Widths of the FPN levels, the box head's two fully connected layers and the mask head's four convolutions.
+    #: Narrower than torchvision's 256 / 1024 / 256 only for small problems (the built-in shapes demo).
+    fpn_channels: int = 256
+    box_representation_size: int = 1024
+    mask_head_channels: int = 256
+
+    def has_torchvision_heads(self) -> bool:
+        return (self.fpn_channels, self.box_representation_size, self.mask_head_channels) == (256, 1024, 256)
 
     def detector_kwargs(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in (
@@ -55,17 +65,31 @@ def build_model(config: ModelConfig, weights: Optional[str | os.PathLike] = None
     ``weights_backbone`` an ImageNet ResNet file of the configured depth."""
     if config.backbone not in BACKBONES:
         raise ValueError(f"backbone must be one of {', '.join(BACKBONES)}, got {config.backbone!r}")
-    if config.backbone == "resnet50":
+    if config.backbone == "resnet50" and config.has_torchvision_heads():
         return maskrcnn_resnet50_fpn(weights=weights, weights_backbone=weights_backbone,
                                      num_classes=config.num_classes,
                                      trainable_backbone_layers=config.trainable_backbone_layers,
                                      **config.detector_kwargs())
     if weights is not None:
-        raise ValueError(f"--weights takes a Mask R-CNN ResNet-50 file; with backbone {config.backbone} use "
+        raise ValueError(f"--weights takes a Mask R-CNN ResNet-50 file (torchvision's head widths); with backbone "
+                         f"{config.backbone} use "
                          f"--weights-backbone (an ImageNet {config.backbone} file) or --resume")
     is_trained = weights_backbone is not None
     norm_layer = FrozenBatchNorm2d if is_trained else nn.BatchNorm2d
     resnet = getattr(resnet_module, config.backbone)(weights=weights_backbone, norm_layer=norm_layer)
     trainable = trainable_layers_for(is_trained, config.trainable_backbone_layers)
-    return MaskRCNN(resnet_fpn_extractor(resnet, trainable), num_classes=config.num_classes,
-                    **config.detector_kwargs())
+    backbone = resnet_fpn_extractor(resnet, trainable, out_channels=config.fpn_channels)
+    heads = head_modules(config)  # with its own predictors, MaskRCNN takes no num_classes
+    return MaskRCNN(backbone, num_classes=None if heads else config.num_classes, **config.detector_kwargs(), **heads)
+
+
+def head_modules(config: ModelConfig) -> dict[str, nn.Module]:
+    """Box and mask heads of the configured widths, passed to MaskRCNN by constructor injection (none: its defaults)."""
+    if config.has_torchvision_heads():
+        return {}
+    pooled = config.fpn_channels * BOX_POOL_SIZE * BOX_POOL_SIZE
+    mask_layers = (config.mask_head_channels,) * len(MASK_HEAD_LAYERS)
+    return {"box_head": TwoMLPHead(pooled, config.box_representation_size),
+            "box_predictor": FastRCNNPredictor(config.box_representation_size, config.num_classes),
+            "mask_head": MaskRCNNHeads(config.fpn_channels, mask_layers, dilation=1),
+            "mask_predictor": MaskRCNNPredictor(mask_layers[-1], config.mask_head_channels, config.num_classes)}
