@@ -16,6 +16,8 @@ from torch import Tensor, nn
 from torchvision.ops import roi_align
 
 from .ops.boxes import box_area
+from .ops.precision import REDUCED_DTYPES
+from .ops.roi_align_jobs import roi_align_levels
 
 #: A box of this side length (pixels) maps to ``CANONICAL_LEVEL``: ImageNet's pre-training crop size.
 CANONICAL_SCALE = 224
@@ -52,6 +54,27 @@ def boxes_to_rois(boxes: list[Tensor]) -> Tensor:
     return torch.cat([ids, concat], dim=1)
 
 
+def contiguous_levels(features: dict[str, Tensor]) -> dict[str, Tensor]:
+    """The levels in plain (NCHW) layout. ``roi_align`` copies a channels-last map on every call; the backbone runs
+    channels-last on a CPU, so the RoI heads convert once and the box and mask poolers share the copies. Maps in
+    float16/bfloat16 (fast mode) become float32 in the same copy: roi_align pools in float32 under autocast anyway."""
+    return {name: to_nchw(level, torch.float32 if level.dtype in REDUCED_DTYPES else level.dtype)
+            for name, level in features.items()}
+
+
+def to_nchw(x: Tensor, dtype: torch.dtype) -> Tensor:
+    """``x.contiguous().to(dtype)``, for a channels-last CPU map one image row at a time: the transposing copy then
+    stays in cache (measured 28 ms instead of 73 ms for a 256 x 200 x 272 level on 2 threads)."""
+    if x.is_contiguous() or x.dim() != 4 or x.device.type != "cpu" or torch.is_grad_enabled():
+        return x.contiguous().to(dtype)
+    out = torch.empty(x.shape, dtype=dtype, device=x.device)
+    rows = x.permute(0, 2, 3, 1)  # [N, H, W, C] views of the channels-last storage
+    for n in range(x.shape[0]):
+        for y in range(x.shape[2]):
+            out[n, :, y].copy_(rows[n, y].t())
+    return out
+
+
 class MultiScaleRoIAlign(nn.Module):
     def __init__(self, featmap_names: list[str], output_size: Union[int, Sequence[int]], sampling_ratio: int, *,
                  canonical_scale: int = CANONICAL_SCALE, canonical_level: int = CANONICAL_LEVEL) -> None:
@@ -81,10 +104,12 @@ class MultiScaleRoIAlign(nn.Module):
                              sampling_ratio=self.sampling_ratio)
         levels = mapper(boxes)
         result = features[0].new_zeros((rois.shape[0], features[0].shape[1]) + self.output_size)
-        for level, (feature, scale) in enumerate(zip(features, scales)):
-            in_level = torch.where(levels == level)[0]
-            result[in_level] = roi_align(feature, rois[in_level], self.output_size, spatial_scale=scale,
-                                         sampling_ratio=self.sampling_ratio).to(result.dtype)
+        in_levels = [torch.where(levels == level)[0] for level in range(len(features))]
+        pooled = roi_align_levels([(feature, rois[in_level], scale)
+                                   for feature, scale, in_level in zip(features, scales, in_levels)],
+                                  self.output_size, self.sampling_ratio)
+        for in_level, level_result in zip(in_levels, pooled):
+            result[in_level] = level_result.to(result.dtype)
         return result
 
     def extra_repr(self) -> str:

@@ -137,10 +137,18 @@ def test_multiscale_roi_align(batch):
         xy = torch.rand(40, 2, generator=g, dtype=torch.float64) * torch.tensor([w, h]) * 0.7
         wh = torch.rand(40, 2, generator=g, dtype=torch.float64) * torch.tensor([w, h]) * 0.5 + 1
         boxes.append(torch.cat((xy, xy + wh), dim=1))
-    for output_size in (7, 14):
-        ours = maskrcnn.MultiScaleRoIAlign(["0", "1", "2", "3"], output_size, 2)
-        ref = tv_poolers.MultiScaleRoIAlign(["0", "1", "2", "3"], output_size, 2)
-        assert_exact(ours(features, boxes, image_list_.image_sizes), ref(features, boxes, image_list_.image_sizes))
+    threads = torch.get_num_threads()
+    torch.set_num_threads(max(threads, 2))
+    try:
+        # with autograd on, one call per level; off (inference), chunks of RoIs pooled on several threads
+        for grad, output_size in [(True, 7), (True, 14), (False, 7), (False, 14)]:
+            ours = maskrcnn.MultiScaleRoIAlign(["0", "1", "2", "3"], output_size, 2)
+            ref = tv_poolers.MultiScaleRoIAlign(["0", "1", "2", "3"], output_size, 2)
+            with torch.set_grad_enabled(grad):
+                assert_exact(ours(features, boxes, image_list_.image_sizes),
+                             ref(features, boxes, image_list_.image_sizes))
+    finally:
+        torch.set_num_threads(threads)
     levels = maskrcnn.poolers.LevelMapper(2, 5)([torch.tensor([[0, 0, 224.0, 224.0], [0, 0, 111.9, 112],
                                                                [0, 0, 1, 1], [0, 0, 2000, 2000]])])
     assert levels.tolist() == [2, 0, 0, 3]

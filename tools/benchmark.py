@@ -1,5 +1,7 @@
 """Benchmarks: our implementation against torchvision's, side by side in one process.
 
+    python tools/benchmark.py model          # Mask R-CNN inference and training step, ours vs torchvision
+    python tools/benchmark.py model --markdown result/benchmark.md --device cuda
     python tools/benchmark.py nms            # NMS on the model's real workloads
 
 Prints medians over repeated runs after a warm-up. Timings are for information only; no test asserts on them.
@@ -18,6 +20,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torchvision.ops  # noqa: E402
+
+from _model_benchmark import add_model_arguments, run_model  # noqa: E402
 
 import maskrcnn  # noqa: E402
 
@@ -80,6 +84,9 @@ def run_nms(args: argparse.Namespace) -> None:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="what", required=True)
+    p_model = sub.add_parser("model", help="Mask R-CNN ResNet-50-FPN, ours vs torchvision, same weights")
+    add_model_arguments(p_model)
+    p_model.set_defaults(run=run_model)
     p_nms = sub.add_parser("nms", help="NMS on the model's real workloads")
     p_nms.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
     p_nms.add_argument("--repeats", type=int, default=15, help="timed runs per workload (default: 15)")

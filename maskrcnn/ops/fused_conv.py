@@ -41,8 +41,8 @@ def fixed_affine(norm: nn.Module) -> Optional[tuple[Tensor, Tensor]]:
     return None
 
 
-def folded_weight_and_bias(conv: nn.Conv2d, affine: Optional[tuple[Tensor, Tensor]], channels_last: bool = False
-                           ) -> tuple[Tensor, Optional[Tensor]]:
+def folded_weight_and_bias(conv: nn.Conv2d, affine: Optional[tuple[Tensor, Tensor]], channels_last: bool = False,
+                           dtype: Optional[torch.dtype] = None) -> tuple[Tensor, Optional[Tensor]]:
     """``W * scale`` and ``b * scale + shift`` (``shift`` alone for a conv without bias); ``channels_last`` writes the
     weight in that layout in the same pass (oneDNN would otherwise reorder it on every call)."""
     if affine is None:
@@ -52,7 +52,8 @@ def folded_weight_and_bias(conv: nn.Conv2d, affine: Optional[tuple[Tensor, Tenso
         return weight, conv.bias
     scale, shift = affine
     if channels_last and conv.weight.dim() == 4 and not torch.is_grad_enabled():
-        weight = torch.empty_like(conv.weight, memory_format=torch.channels_last)
+        # one pass writes the folded weight in the layout (and, in fast mode, the dtype) the kernel reads
+        weight = torch.empty_like(conv.weight, memory_format=torch.channels_last, dtype=dtype or conv.weight.dtype)
         torch.mul(conv.weight, scale.reshape(-1, 1, 1, 1), out=weight)
     else:
         weight = conv.weight * scale.reshape(-1, 1, 1, 1)
@@ -88,7 +89,7 @@ def conv_norm_relu(x: Tensor, conv: nn.Conv2d, norm: Optional[nn.Module] = None,
         x = x.contiguous(memory_format=torch.channels_last)
     dtype = compute_dtype(x)
     if can_fuse(x, conv, dtype):
-        weight, bias = folded_weight_and_bias(conv, affine, channels_last=True)
+        weight, bias = folded_weight_and_bias(conv, affine, channels_last=True, dtype=dtype)
         return _fused_cpu(x, weight, bias, conv, relu, residual, dtype)
     weight, bias = folded_weight_and_bias(conv, affine)
     out = F.conv2d(x, weight, bias, conv.stride, conv.padding, conv.dilation, conv.groups)
