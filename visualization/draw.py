@@ -58,7 +58,10 @@ def draw_instances(image: np.ndarray | Tensor, boxes=None, labels=None, scores=N
             cv2.drawContours(canvas, contours, -1, class_color(int(label)), 1, cv2.LINE_AA)
     if boxes is None:
         return canvas
-    for i, (box, label) in enumerate(zip(boxes, labels)):
+    # lowest score first, so that where captions overlap the most confident one is drawn last, on top
+    order = np.argsort(scores, kind="stable") if scores is not None else np.arange(len(boxes))
+    for i in order:
+        box, label = boxes[i], labels[i]
         color = class_color(int(label))
         x1, y1, x2, y2 = (int(round(float(v))) for v in box)
         cv2.rectangle(canvas, (x1, y1), (x2, y2), color, thickness, cv2.LINE_AA)

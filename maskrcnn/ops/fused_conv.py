@@ -62,8 +62,9 @@ def folded_weight_and_bias(conv: nn.Conv2d, affine: Optional[tuple[Tensor, Tenso
 
 
 def compute_dtype(x: Tensor) -> torch.dtype:
-    """The dtype the convolution runs in: autocast's where it is on for this device, else the input's."""
-    if torch.is_autocast_enabled(x.device.type):
+    """The dtype the convolution runs in: autocast's where it is on for this device (it leaves float64 alone), else
+    the input's."""
+    if torch.is_autocast_enabled(x.device.type) and x.dtype != torch.float64:
         return torch.get_autocast_dtype(x.device.type)
     return x.dtype
 

@@ -8,6 +8,7 @@ threads would still run one after another, and grad mode is per thread. Elsewher
 from __future__ import annotations
 
 import math
+import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Optional
@@ -22,14 +23,20 @@ from .precision import REDUCED_DTYPES
 MIN_ROIS_FOR_THREADS = 64
 
 _pool: Optional[ThreadPoolExecutor] = None
+_pool_key: tuple[int, int] = (0, 0)  # (process id, workers) the pool was made for
 _pool_lock = threading.Lock()
 
 
 def _thread_pool(workers: int) -> ThreadPoolExecutor:
-    global _pool
+    """A pool of ``workers`` threads, made again after a fork (a child process inherits no threads)."""
+    global _pool, _pool_key
     with _pool_lock:
-        if _pool is None or _pool._max_workers != workers:
+        key = (os.getpid(), workers)
+        if _pool is None or _pool_key != key:
+            if _pool is not None and _pool_key[0] == key[0]:
+                _pool.shutdown(wait=False)  # this process's pool, of another size
             _pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="roi_align")
+            _pool_key = key
         return _pool
 
 
