@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import copy
 import json
 import os
 import platform
@@ -196,7 +197,7 @@ def time_workload(name: str, args: argparse.Namespace, device: torch.device, cho
     for variant in chosen:
         # torchvision's channels-last variants move a copy; every variant starts from the same weights
         source = models[variant.library]
-        model = prepare(copy_of(source) if variant.channels_last or variant.fast else source, variant, device,
+        model = prepare(copy.deepcopy(source) if variant.channels_last or variant.fast else source, variant, device,
                         training)
         steps[variant.name] = make_step("train" if training else "infer", model, variant, device, images, targets)
     times: dict[str, list[float]] = {v.name: [] for v in chosen}
@@ -215,11 +216,6 @@ def time_workload(name: str, args: argparse.Namespace, device: torch.device, cho
         agreement = {v.name: (detections_agreeing(outputs[v.name][0], reference), len(reference["boxes"]))
                      for v in chosen if v.name != "torchvision"}
     return {k: statistics.median(v) for k, v in times.items()}, agreement
-
-
-def copy_of(model: nn.Module) -> nn.Module:
-    import copy
-    return copy.deepcopy(model)
 
 
 def peak_memory_mb(name: str, variant: Variant, args: argparse.Namespace) -> float:

@@ -11,7 +11,6 @@ Files that cannot be read get an error line each; the others are still processed
 from __future__ import annotations
 
 import argparse
-import contextlib
 import glob
 import json
 import os
@@ -117,7 +116,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         if not batch:
             continue
         started = time.perf_counter()
-        with torch.inference_mode(), fast_mode(device) if args.amp else contextlib.nullcontext():
+        with torch.inference_mode(), fast_mode(device, args.amp):
             outputs = model([image_to_tensor(image).to(device) for _, _, image in batch])
         elapsed = (time.perf_counter() - started) / len(batch)
         for (path, name, image), output in zip(batch, outputs):

@@ -1,7 +1,6 @@
 """Running a detector over a data loader, and evaluating it on a COCO-format dataset (across ranks if launched so)."""
 from __future__ import annotations
 
-import contextlib
 from typing import Any, Optional
 
 import torch
@@ -24,7 +23,7 @@ def collect_results(model: nn.Module, loader: DataLoader, device: torch.device, 
     bar = tqdm(loader, desc="evaluate", disable=not (progress and distributed.is_main_process()), leave=False,
                dynamic_ncols=True)
     for images, targets in bar:
-        with fast_mode(device) if amp else contextlib.nullcontext():
+        with fast_mode(device, amp):
             outputs = model([image.to(device, non_blocking=True) for image in images])
         for image, target, output in zip(images, targets, outputs):
             results.extend(prediction_to_results(target["image_id"], output))

@@ -14,7 +14,6 @@ before they are checked).
 """
 from __future__ import annotations
 
-import contextlib
 import math
 import os
 import signal
@@ -175,7 +174,7 @@ class Trainer:
         images = [image.to(device, non_blocking=True) for image in images]
         targets = [{k: v.to(device, non_blocking=True) if isinstance(v, torch.Tensor) else v for k, v in t.items()}
                    for t in targets]
-        with fast_mode(device) if self.amp else contextlib.nullcontext():
+        with fast_mode(device, self.amp):
             loss_dict = self.model(images, targets)
         loss = sum(loss_dict.values())
         reported = distributed.average_across_ranks({k: v.detach() for k, v in loss_dict.items()})

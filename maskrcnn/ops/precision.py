@@ -27,8 +27,11 @@ def fast_mode_dtype(device: Union[str, torch.device]) -> torch.dtype | None:
     return None
 
 
-def fast_mode(device: Union[str, torch.device] = "cpu") -> contextlib.AbstractContextManager:
-    """Autocast to :func:`fast_mode_dtype`; on a device without one, a warning and full precision."""
+def fast_mode(device: Union[str, torch.device] = "cpu", enabled: bool = True) -> contextlib.AbstractContextManager:
+    """Autocast to :func:`fast_mode_dtype`; on a device without one, a warning and full precision.
+    ``enabled=False`` gives full precision (so callers can write ``with fast_mode(device, args.amp):``)."""
+    if not enabled:
+        return contextlib.nullcontext()
     device = torch.device(device)
     dtype = fast_mode_dtype(device)
     if dtype is None:
