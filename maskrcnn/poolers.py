@@ -2,8 +2,10 @@
 
 Level ``k = floor(4 + log2(sqrt(area) / 224) + 1e-6)`` clamped to the levels present (2..5 for "0".."3"): a 224 x 224
 box reads level 4 (stride 16). Each level's scale (1/4 ... 1/32) is inferred from its feature height over the
-largest image height in the batch, rounded to a power of two. The kernel is ``torchvision.ops.roi_align`` with
-``aligned=False`` (the original Mask R-CNN's pixel model; no half-pixel shift).
+largest image height in the batch, rounded to a power of two. Pooling is ``torchvision.ops.roi_align`` with
+``aligned=False`` (the original Mask R-CNN's pixel model; no half-pixel shift); on a CPU the same samples are taken
+as a weighted gather from the channels-last map (``ops.roi_align_gather``), many times faster, and the pooled
+features come out channels-last.
 Scales are recomputed each call from that call's shapes rather than cached on the module.
 """
 from __future__ import annotations
@@ -17,7 +19,7 @@ from torchvision.ops import roi_align
 
 from .ops.boxes import box_area
 from .ops.precision import REDUCED_DTYPES
-from .ops.roi_align_jobs import roi_align_levels
+from .ops.roi_align_gather import roi_align_gather
 
 #: A box of this side length (pixels) maps to ``CANONICAL_LEVEL``: ImageNet's pre-training crop size.
 CANONICAL_SCALE = 224
@@ -54,25 +56,25 @@ def boxes_to_rois(boxes: list[Tensor]) -> Tensor:
     return torch.cat([ids, concat], dim=1)
 
 
-def contiguous_levels(features: dict[str, Tensor]) -> dict[str, Tensor]:
-    """The levels in plain (NCHW) layout. ``roi_align`` copies a channels-last map on every call; the backbone runs
-    channels-last on a CPU, so the RoI heads convert once and the box and mask poolers share the copies. Maps in
-    float16/bfloat16 (fast mode) become float32 in the same copy: roi_align pools in float32 under autocast anyway."""
-    return {name: to_nchw(level, torch.float32 if level.dtype in REDUCED_DTYPES else level.dtype)
+def pooling_levels(features: dict[str, Tensor]) -> dict[str, Tensor]:
+    """The levels as the poolers read them: CPU maps in float16/bfloat16 (fast mode) become float32, once for both
+    poolers, as torchvision's autocast rule for ``roi_align`` does on every call."""
+    return {name: level.float() if level.dtype in REDUCED_DTYPES and level.device.type == "cpu" else level
             for name, level in features.items()}
 
 
-def to_nchw(x: Tensor, dtype: torch.dtype) -> Tensor:
-    """``x.contiguous().to(dtype)``, for a channels-last CPU map one image row at a time: the transposing copy then
-    stays in cache (measured 28 ms instead of 73 ms for a 256 x 200 x 272 level on 2 threads)."""
-    if x.is_contiguous() or x.dim() != 4 or x.device.type != "cpu" or torch.is_grad_enabled():
-        return x.contiguous().to(dtype)
-    out = torch.empty(x.shape, dtype=dtype, device=x.device)
-    rows = x.permute(0, 2, 3, 1)  # [N, H, W, C] views of the channels-last storage
-    for n in range(x.shape[0]):
-        for y in range(x.shape[2]):
-            out[n, :, y].copy_(rows[n, y].t())
-    return out
+def uses_gather(feature: Tensor, sampling_ratio: int) -> bool:
+    """The CPU gather needs a fixed sample grid; elsewhere (CUDA, adaptive grid) torchvision's kernel runs."""
+    return feature.device.type == "cpu" and sampling_ratio > 0
+
+
+def pool_level(feature: Tensor, rois: Tensor, output_size: tuple[int, int], scale: float,
+               sampling_ratio: int) -> Tensor:
+    """``roi_align(feature, rois, output_size, scale, sampling_ratio, aligned=False)`` in ``feature``'s dtype."""
+    if not uses_gather(feature, sampling_ratio):
+        return roi_align(feature, rois, output_size, spatial_scale=scale, sampling_ratio=sampling_ratio)
+    source = feature.float() if feature.dtype in REDUCED_DTYPES else feature
+    return roi_align_gather(source, rois, output_size, scale, sampling_ratio).to(feature.dtype)
 
 
 class MultiScaleRoIAlign(nn.Module):
@@ -100,16 +102,15 @@ class MultiScaleRoIAlign(nn.Module):
         scales, mapper = self.scales_and_mapper(features, image_shapes)
         rois = boxes_to_rois(boxes)
         if len(features) == 1:
-            return roi_align(features[0], rois, self.output_size, spatial_scale=scales[0],
-                             sampling_ratio=self.sampling_ratio)
+            return pool_level(features[0], rois, self.output_size, scales[0], self.sampling_ratio)
         levels = mapper(boxes)
-        result = features[0].new_zeros((rois.shape[0], features[0].shape[1]) + self.output_size)
-        in_levels = [torch.where(levels == level)[0] for level in range(len(features))]
-        pooled = roi_align_levels([(feature, rois[in_level], scale)
-                                   for feature, scale, in_level in zip(features, scales, in_levels)],
-                                  self.output_size, self.sampling_ratio)
-        for in_level, level_result in zip(in_levels, pooled):
-            result[in_level] = level_result.to(result.dtype)
+        layout = torch.channels_last if uses_gather(features[0], self.sampling_ratio) else torch.contiguous_format
+        result = features[0].new_zeros((rois.shape[0], features[0].shape[1]) + self.output_size
+                                       ).contiguous(memory_format=layout)
+        for level, (feature, scale) in enumerate(zip(features, scales)):
+            in_level = torch.where(levels == level)[0]
+            result[in_level] = pool_level(feature, rois[in_level], self.output_size, scale,
+                                          self.sampling_ratio).to(result.dtype)
         return result
 
     def extra_repr(self) -> str:

@@ -9,7 +9,7 @@ from torch import Tensor, nn
 from ..box_coder import BoxCoder
 from ..matcher import Matcher
 from ..ops.precision import full_precision
-from ..poolers import contiguous_levels
+from ..poolers import pooling_levels
 from ..sampling import BalancedPositiveNegativeSampler
 from .box_loss import fastrcnn_loss
 from .box_postprocess import postprocess_detections
@@ -74,7 +74,7 @@ class RoIHeads(nn.Module):
         """Training: ``([], losses)``; inference: per image ``{"boxes", "labels", "scores"[, "masks"]}`` and ``{}``."""
         if targets is not None or self.training:
             check_targets(targets, needs_masks=self.training and self.has_mask())
-        features = contiguous_levels(features)
+        features = pooling_levels(features)
         if self.training:
             return [], self._losses(features, proposals, image_shapes, targets)
         return self._detect(features, proposals, image_shapes), {}
