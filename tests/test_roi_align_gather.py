@@ -57,3 +57,17 @@ def test_no_rois_and_bad_sampling_ratio():
     assert out.shape == (0, 4, 7, 7)
     with pytest.raises(ValueError, match="sampling_ratio"):
         roi_align_gather(feature, torch.zeros(1, 5), (7, 7), 1.0, 0)
+
+
+def test_gradient_is_deterministic():
+    """Training runs repeat to the last digit: the gather's backward adds rows in a fixed order."""
+    g = torch.Generator().manual_seed(2)
+    feature = torch.randn(2, 32, 30, 40, generator=g).contiguous(memory_format=torch.channels_last)
+    rois = edge_case_rois(30, 40, 0.25, 2, torch.float32).repeat(8, 1)
+    upstream = torch.randn(rois.shape[0], 32, 7, 7, generator=g)
+    grads = []
+    for _ in range(3):
+        x = feature.clone().requires_grad_()
+        roi_align_gather(x, rois, (7, 7), 0.25, 2).backward(upstream)
+        grads.append(x.grad)
+    assert all(torch.equal(grads[0], other) for other in grads[1:])
