@@ -65,16 +65,23 @@ class AnnotationReport:
                 f"{len(self.skipped_images)} bad images skipped")
 
 
+def read_json(path: str, missing: str, kind: str = "JSON", error: type[Exception] = DatasetError,
+              hint: str = "") -> Any:
+    """The parsed JSON file; a one-line ``error`` naming it (``"{missing} not found: path{hint}"`` or
+    ``"path: not a readable {kind} file"``) if it is absent or unreadable."""
+    if not os.path.isfile(path):
+        raise error(f"{missing} not found: {path}{hint}")
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as problem:
+        raise error(f"{path}: not a readable {kind} file ({problem})") from None
+
+
 def load_coco(ann_file: str | os.PathLike) -> COCO:
     """pycocotools' COCO index of an instances JSON, quietly, with a one-line :class:`DatasetError` if unreadable."""
     ann_file = str(ann_file)
-    if not os.path.isfile(ann_file):
-        raise DatasetError(f"annotation file not found: {ann_file} ({COCO_DOWNLOAD_HINT})")
-    try:
-        with open(ann_file) as f:
-            data = json.load(f)
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise DatasetError(f"{ann_file}: not a readable COCO JSON file ({error})") from None
+    data = read_json(ann_file, "annotation file", kind="COCO JSON", hint=f" ({COCO_DOWNLOAD_HINT})")
     if not isinstance(data, dict) or not {"images", "annotations", "categories"} <= data.keys():
         raise DatasetError(f"{ann_file}: expected a COCO instances file with 'images', 'annotations' and "
                            f"'categories'")

@@ -18,7 +18,7 @@ from typing import Optional
 import torch
 
 from _common import UsageError, add_data_arguments, check_amp, data_root, open_dataset, run, weights_or_newest
-from dataset import load_coco
+from dataset import load_coco, read_json
 from maskrcnn.engine import eval_loader, evaluate_on_coco, evaluate_results, load_detector
 from transforms import eval_transforms
 
@@ -52,13 +52,7 @@ def write_json(path: str, data) -> None:
 
 
 def read_results(path: str) -> list:
-    if not os.path.isfile(path):
-        raise UsageError(f"results file not found: {path}")
-    try:
-        with open(path) as f:
-            results = json.load(f)
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise UsageError(f"{path}: not a readable JSON file ({error})") from None
+    results = read_json(path, "results file", error=UsageError)
     if not isinstance(results, list) or not all(isinstance(r, dict) and {"image_id", "category_id", "score"} <= r.keys()
                                                 for r in results):
         raise UsageError(f"{path}: expected a COCO results list of {{'image_id', 'category_id', 'bbox' or "
