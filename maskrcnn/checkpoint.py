@@ -14,9 +14,10 @@ from typing import Iterable
 import torch
 from torch import Tensor, nn
 
-#: SHA-256 prefix of torchvision's v1 COCO Mask R-CNN file (``maskrcnn_resnet50_fpn_coco-bf2d0c1e.pth``): that model
-#: was trained with FrozenBatchNorm eps = 0, which torchvision restores after loading it.
-COCO_V1_MASKRCNN_SHA256_PREFIX = "bf2d0c1e"
+#: SHA-256 prefixes of torchvision's v1 COCO files (``maskrcnn_resnet50_fpn_coco-bf2d0c1e.pth``,
+#: ``fasterrcnn_resnet50_fpn_coco-258fb6c6.pth``): those models were trained with FrozenBatchNorm eps = 0, which
+#: torchvision restores after loading them.
+COCO_V1_SHA256_PREFIXES = ("bf2d0c1e", "258fb6c6")
 
 #: Class-specific layers: they start fresh when a checkpoint's number of classes differs from the model's.
 DETECTOR_CLASS_SPECIFIC = ("roi_heads.box_predictor.", "roi_heads.mask_predictor.mask_fcn_logits.")
@@ -48,14 +49,14 @@ def load_state_dict_file(path: str | os.PathLike) -> "OrderedDict[str, Tensor]":
     return data
 
 
-def is_coco_v1_maskrcnn_file(path: str | os.PathLike) -> bool:
-    if COCO_V1_MASKRCNN_SHA256_PREFIX in os.path.basename(str(path)):
+def is_coco_v1_file(path: str | os.PathLike) -> bool:
+    if any(prefix in os.path.basename(str(path)) for prefix in COCO_V1_SHA256_PREFIXES):
         return True
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             digest.update(chunk)
-    return digest.hexdigest().startswith(COCO_V1_MASKRCNN_SHA256_PREFIX)
+    return digest.hexdigest().startswith(COCO_V1_SHA256_PREFIXES)
 
 
 def set_frozen_batch_norm_eps(model: nn.Module, eps: float) -> None:

@@ -28,6 +28,36 @@ def default_anchor_generator() -> AnchorGenerator:
 
 
 class FasterRCNN(GeneralizedRCNN):
+    """Faster R-CNN: a backbone, a region proposal network and a box branch; torchvision's arguments and defaults.
+
+    Input: a list of float RGB images ``[3, H, W]`` in [0, 1], any sizes. Training also takes one target per image:
+    ``boxes`` ``[G, 4]`` (xyxy, pixels of the input), ``labels`` ``[G]`` int64 (0 is background). Training returns the
+    losses; inference returns per image ``boxes``, ``labels``, ``scores``.
+
+    Args:
+        backbone: module returning a feature map or an ordered dict of them, with an ``out_channels`` attribute.
+        num_classes: classes including background; give it, or a ``box_predictor``, not both.
+        min_size, max_size: the transform resizes the short side to ``min_size`` (a tuple: one drawn per training
+            image), the long side to at most ``max_size``.
+        image_mean, image_std: normalisation (None: ImageNet's).
+        rpn_anchor_generator, rpn_head: None means 5 levels x 3 aspect ratios (sizes 32..512) and ``RPNHead``.
+        rpn_pre_nms_top_n_train / _test: proposals kept per level before NMS.
+        rpn_post_nms_top_n_train / _test: proposals kept per image after NMS.
+        rpn_nms_thresh: NMS IoU of the proposals.
+        rpn_fg_iou_thresh, rpn_bg_iou_thresh: anchor IoU for positives (>=) and negatives (<) in training.
+        rpn_batch_size_per_image, rpn_positive_fraction: anchors sampled per image and their positive share.
+        rpn_score_thresh: proposals with objectness probability below this are dropped.
+        box_roi_pool, box_head, box_predictor: None means 7 x 7 ``MultiScaleRoIAlign``, ``TwoMLPHead`` (1024) and
+            ``FastRCNNPredictor``.
+        box_score_thresh: detections must score above this. box_nms_thresh: per-class NMS IoU.
+        box_detections_per_img: detections kept per image.
+        box_fg_iou_thresh, box_bg_iou_thresh: RoI IoU for foreground (>=) and background (<) in training.
+        box_batch_size_per_image, box_positive_fraction: RoIs sampled per image and their foreground share.
+        bbox_reg_weights: box coder weights (None: ``(10, 10, 5, 5)``).
+        loss_weights: ours, not torchvision's: scales named losses, e.g. ``{"loss_box_reg": 2.0}``.
+        **kwargs: passed to ``GeneralizedRCNNTransform`` (``size_divisible``, ``fixed_size``).
+    """
+
     def __init__(self, backbone: nn.Module, num_classes: Optional[int] = None,
                  # transform
                  min_size: int = 800, max_size: int = 1333, image_mean: Optional[Sequence[float]] = None,
@@ -45,7 +75,8 @@ class FasterRCNN(GeneralizedRCNN):
                  box_nms_thresh: float = 0.5, box_detections_per_img: int = 100, box_fg_iou_thresh: float = 0.5,
                  box_bg_iou_thresh: float = 0.5, box_batch_size_per_image: int = 512,
                  box_positive_fraction: float = 0.25,
-                 bbox_reg_weights: Optional[tuple[float, float, float, float]] = None, **kwargs) -> None:
+                 bbox_reg_weights: Optional[tuple[float, float, float, float]] = None,
+                 loss_weights: Optional[dict[str, float]] = None, **kwargs) -> None:
         if not hasattr(backbone, "out_channels"):
             raise ValueError("backbone should contain an attribute out_channels specifying the number of output "
                              "channels (assumed to be the same for all the levels)")
@@ -81,4 +112,4 @@ class FasterRCNN(GeneralizedRCNN):
                              box_nms_thresh, box_detections_per_img)
         transform = GeneralizedRCNNTransform(min_size, max_size, image_mean or IMAGENET_MEAN,
                                              image_std or IMAGENET_STD, **kwargs)
-        super().__init__(backbone, rpn, roi_heads, transform)
+        super().__init__(backbone, rpn, roi_heads, transform, loss_weights)

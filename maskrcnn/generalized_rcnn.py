@@ -35,14 +35,34 @@ def check_degenerate_boxes(targets: list[dict[str, Tensor]]) -> None:
 
 class GeneralizedRCNN(nn.Module):
     """Training mode returns the loss dict; eval mode returns per image ``{"boxes", "labels", "scores"[, "masks"]}``
-    in the original image's coordinates."""
+    in the original image's coordinates.
 
-    def __init__(self, backbone: nn.Module, rpn: nn.Module, roi_heads: nn.Module, transform: nn.Module) -> None:
+    ``loss_weights`` (ours; torchvision has none) scales named losses in the returned dict, e.g.
+    ``{"loss_mask": 2.0}``; losses it does not name keep weight 1. It is a plain attribute, so it can be changed
+    between steps.
+    """
+
+    def __init__(self, backbone: nn.Module, rpn: nn.Module, roi_heads: nn.Module, transform: nn.Module,
+                 loss_weights: Optional[dict[str, float]] = None) -> None:
         super().__init__()
         self.transform = transform
         self.backbone = backbone
         self.rpn = rpn
         self.roi_heads = roi_heads
+        self.loss_weights: dict[str, float] = dict(loss_weights or {})
+
+    def weight_losses(self, losses: dict[str, Tensor]) -> dict[str, Tensor]:
+        """``losses`` with each one named in :attr:`loss_weights` multiplied by its weight."""
+        unknown = sorted(set(self.loss_weights) - set(losses))
+        if losses and unknown:  # inference computes no losses: nothing to check
+            raise ValueError(f"loss_weights names {unknown}, which this model does not compute; its losses are "
+                             f"{sorted(losses)}")
+        return {name: loss * self.loss_weights[name] if name in self.loss_weights else loss
+                for name, loss in losses.items()}
+
+    def eager_outputs(self, losses: dict[str, Tensor], detections: list[dict[str, Tensor]]
+                      ) -> Union[dict[str, Tensor], list[dict[str, Tensor]]]:
+        return losses if self.training else detections
 
     def forward(self, images: list[Tensor], targets: Optional[list[dict[str, Tensor]]] = None
                 ) -> Union[dict[str, Tensor], list[dict[str, Tensor]]]:
@@ -57,6 +77,5 @@ class GeneralizedRCNN(nn.Module):
             features = OrderedDict([("0", features)])
         proposals, proposal_losses = self.rpn(image_list, features, targets)
         detections, detector_losses = self.roi_heads(features, proposals, image_list.image_sizes, targets)
-        if self.training:
-            return {**detector_losses, **proposal_losses}
-        return self.transform.postprocess(detections, image_list.image_sizes, original_sizes)
+        detections = self.transform.postprocess(detections, image_list.image_sizes, original_sizes)
+        return self.eager_outputs(self.weight_losses({**detector_losses, **proposal_losses}), detections)

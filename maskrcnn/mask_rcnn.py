@@ -13,7 +13,15 @@ MASK_HEAD_LAYERS = (256, 256, 256, 256)
 
 
 class MaskRCNN(FasterRCNN):
-    """Takes every argument of :class:`FasterRCNN` by keyword, plus the mask branch's three parts.
+    """Faster R-CNN plus a mask branch: takes every argument of :class:`FasterRCNN` by keyword, plus three more.
+
+    Training targets also need ``masks`` ``[G, H, W]`` uint8 per image; inference also returns ``masks``
+    ``[D, 1, H, W]``, float probabilities pasted into the input image (threshold at 0.5 for a binary mask).
+
+    Args:
+        mask_roi_pool: None means a 14 x 14 ``MultiScaleRoIAlign`` on levels "0".."3".
+        mask_head: None means ``MaskRCNNHeads`` (four 3x3 convolutions, 256 wide, each with a ReLU).
+        mask_predictor: None means ``MaskRCNNPredictor`` (2x upsampling, 28 x 28 logits per class).
 
     The mask parts are built before the Faster R-CNN parts, as torchvision does, so that seeded initialisation
     draws the same numbers.

@@ -3,10 +3,11 @@
 Level ``k = floor(4 + log2(sqrt(area) / 224) + 1e-6)`` clamped to the levels present (2..5 for "0".."3"): a 224 x 224
 box reads level 4 (stride 16). Each level's scale (1/4 ... 1/32) is inferred from its feature height over the
 largest image height in the batch, rounded to a power of two. Pooling is ``torchvision.ops.roi_align`` with
-``aligned=False`` (the original Mask R-CNN's pixel model; no half-pixel shift); on a CPU the same samples are taken
-as a weighted gather from the channels-last map (``ops.roi_align_gather``), many times faster, and the pooled
-features come out channels-last.
-Scales are recomputed each call from that call's shapes rather than cached on the module.
+``aligned=False`` (the original Mask R-CNN's pixel model; no half-pixel shift). Scales are recomputed each call from
+that call's shapes rather than cached on the module.
+
+:func:`maskrcnn.optimize` swaps this module for ``GatherMultiScaleRoIAlign``, which takes the same samples on a CPU
+as a multi-threaded weighted gather.
 """
 from __future__ import annotations
 
@@ -18,8 +19,6 @@ from torch import Tensor, nn
 from torchvision.ops import roi_align
 
 from .ops.boxes import box_area
-from .ops.precision import REDUCED_DTYPES
-from .ops.roi_align_gather import roi_align_gather
 
 #: A box of this side length (pixels) maps to ``CANONICAL_LEVEL``: ImageNet's pre-training crop size.
 CANONICAL_SCALE = 224
@@ -56,27 +55,6 @@ def boxes_to_rois(boxes: list[Tensor]) -> Tensor:
     return torch.cat([ids, concat], dim=1)
 
 
-def pooling_levels(features: dict[str, Tensor]) -> dict[str, Tensor]:
-    """The levels as the poolers read them: CPU maps in float16/bfloat16 (fast mode) become float32, once for both
-    poolers, as torchvision's autocast rule for ``roi_align`` does on every call."""
-    return {name: level.float() if level.dtype in REDUCED_DTYPES and level.device.type == "cpu" else level
-            for name, level in features.items()}
-
-
-def uses_gather(feature: Tensor, sampling_ratio: int) -> bool:
-    """The CPU gather needs a fixed sample grid; elsewhere (CUDA, adaptive grid) torchvision's kernel runs."""
-    return feature.device.type == "cpu" and sampling_ratio > 0
-
-
-def pool_level(feature: Tensor, rois: Tensor, output_size: tuple[int, int], scale: float,
-               sampling_ratio: int) -> Tensor:
-    """``roi_align(feature, rois, output_size, scale, sampling_ratio, aligned=False)`` in ``feature``'s dtype."""
-    if not uses_gather(feature, sampling_ratio):
-        return roi_align(feature, rois, output_size, spatial_scale=scale, sampling_ratio=sampling_ratio)
-    source = feature.float() if feature.dtype in REDUCED_DTYPES else feature
-    return roi_align_gather(source, rois, output_size, scale, sampling_ratio).to(feature.dtype)
-
-
 class MultiScaleRoIAlign(nn.Module):
     def __init__(self, featmap_names: list[str], output_size: Union[int, Sequence[int]], sampling_ratio: int, *,
                  canonical_scale: int = CANONICAL_SCALE, canonical_level: int = CANONICAL_LEVEL) -> None:
@@ -96,21 +74,26 @@ class MultiScaleRoIAlign(nn.Module):
         k_min, k_max = int(-math.log2(scales[0])), int(-math.log2(scales[-1]))
         return scales, LevelMapper(k_min, k_max, self.canonical_scale, self.canonical_level)
 
+    def pool_level(self, feature: Tensor, rois: Tensor, scale: float) -> Tensor:
+        """``roi_align`` of one level: ``[K, C, out_h, out_w]`` for ``rois [K, 5]``."""
+        return roi_align(feature, rois, self.output_size, spatial_scale=scale, sampling_ratio=self.sampling_ratio)
+
+    def new_result(self, feature: Tensor, num_rois: int) -> Tensor:
+        """The zero-filled output the levels are written into."""
+        return feature.new_zeros((num_rois, feature.shape[1]) + self.output_size)
+
     def forward(self, x: dict[str, Tensor], boxes: list[Tensor], image_shapes: list[tuple[int, int]]) -> Tensor:
         """``[sum K_i, C, out_h, out_w]`` features for the boxes (xyxy, resized image coordinates) of every image."""
         features = [v for k, v in x.items() if k in self.featmap_names]
         scales, mapper = self.scales_and_mapper(features, image_shapes)
         rois = boxes_to_rois(boxes)
         if len(features) == 1:
-            return pool_level(features[0], rois, self.output_size, scales[0], self.sampling_ratio)
+            return self.pool_level(features[0], rois, scales[0])
         levels = mapper(boxes)
-        layout = torch.channels_last if uses_gather(features[0], self.sampling_ratio) else torch.contiguous_format
-        result = features[0].new_zeros((rois.shape[0], features[0].shape[1]) + self.output_size
-                                       ).contiguous(memory_format=layout)
+        result = self.new_result(features[0], rois.shape[0])
         for level, (feature, scale) in enumerate(zip(features, scales)):
             in_level = torch.where(levels == level)[0]
-            result[in_level] = pool_level(feature, rois[in_level], self.output_size, scale,
-                                          self.sampling_ratio).to(result.dtype)
+            result[in_level] = self.pool_level(feature, rois[in_level], scale).to(result.dtype)
         return result
 
     def extra_repr(self) -> str:

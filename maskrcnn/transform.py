@@ -117,7 +117,7 @@ class GeneralizedRCNNTransform(nn.Module):
             if targets is not None:
                 targets[i] = target
         image_sizes = [(int(img.shape[-2]), int(img.shape[-1])) for img in resized]
-        return ImageList(self.batch_images(resized, self.size_divisible), image_sizes), targets
+        return ImageList(self.batch_images(resized, size_divisible=self.size_divisible), image_sizes), targets
 
     def postprocess(self, result: list[dict[str, Tensor]], image_shapes: list[tuple[int, int]],
                     original_image_sizes: list[tuple[int, int]]) -> list[dict[str, Tensor]]:

@@ -2,12 +2,19 @@
 from __future__ import annotations
 
 import torch
+from torch import nn
 from torchvision.models.detection import maskrcnn_resnet50_fpn as tv_maskrcnn_resnet50_fpn
 
 import maskrcnn
+from maskrcnn import testing
 
 # Small images keep the suite fast on 2 CPU cores; 224-320 px still exercises every pyramid level.
 SMALL = dict(min_size=224, max_size=320)
+#: Quicker still, for tests that run many float64 passes (float64 convolutions have no oneDNN kernel): smaller
+#: images, fewer proposals, sampled RoIs and detections.
+QUICK = dict(min_size=128, max_size=160, rpn_pre_nms_top_n_train=300, rpn_post_nms_top_n_train=150,
+             rpn_pre_nms_top_n_test=200, rpn_post_nms_top_n_test=100, box_batch_size_per_image=64,
+             box_detections_per_img=20)
 
 
 def model_pair(seed: int = 0, dtype=torch.float64, **kwargs):
@@ -20,30 +27,8 @@ def model_pair(seed: int = 0, dtype=torch.float64, **kwargs):
 
 
 def pretrained_like_pair(seed: int = 0, dtype=torch.float64, **kwargs):
-    """As a user of a trained model has it: frozen batch norm with non-trivial statistics (so that folding it into
-    the convolutions changes real numbers) and class scores spread like a trained model's, not all ~1/91."""
-    from torchvision.models.detection import MaskRCNN as TvMaskRCNN
-    from torchvision.models.detection.backbone_utils import resnet_fpn_backbone as tv_resnet_fpn_backbone
-    from torchvision.ops import FrozenBatchNorm2d as TvFrozenBatchNorm2d
-
-    torch.manual_seed(seed)
-    reference = TvMaskRCNN(tv_resnet_fpn_backbone(backbone_name="resnet50", weights=None,
-                                                  norm_layer=TvFrozenBatchNorm2d, trainable_layers=3),
-                           num_classes=91, **{**SMALL, **kwargs})
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for module in reference.modules():
-            if isinstance(module, TvFrozenBatchNorm2d):
-                n = module.weight.numel()
-                module.weight.copy_(torch.rand(n, generator=g) * 0.5 + 0.5)
-                module.bias.copy_(torch.randn(n, generator=g) * 0.1)
-                module.running_mean.copy_(torch.randn(n, generator=g) * 0.1)
-                module.running_var.copy_(torch.rand(n, generator=g) * 0.5 + 0.75)
-        reference.roi_heads.box_predictor.cls_score.weight.mul_(30.0)
-    ours = maskrcnn.MaskRCNN(maskrcnn.resnet_fpn_backbone(backbone_name="resnet50", weights=None,
-                                                          norm_layer=maskrcnn.FrozenBatchNorm2d, trainable_layers=3),
-                             num_classes=91, **{**SMALL, **kwargs})
-    ours.load_state_dict(reference.state_dict())
+    """As a user of a trained model has it (:func:`maskrcnn.testing.pretrained_like_pair`), both in eval mode."""
+    reference, ours = testing.pretrained_like_pair(seed, **{**SMALL, **kwargs})
     return reference.to(dtype).eval(), ours.to(dtype).eval()
 
 
@@ -68,3 +53,14 @@ def targets_for(sizes, dtype=torch.float64, empty_index=None):
             m[(y1 + y2) // 2:y2, x1:(x1 + x2) // 2] = 0
         targets.append({"boxes": boxes, "labels": torch.tensor([3, 7]), "masks": masks})
     return targets
+
+
+def swap_relus_for_gelus(module: nn.Module) -> int:
+    """Replaces every ``nn.ReLU`` child below ``module`` by ``nn.GELU``; returns how many."""
+    swapped = 0
+    for parent in list(module.modules()):
+        for name, child in parent.named_children():
+            if isinstance(child, nn.ReLU):
+                setattr(parent, name, nn.GELU())
+                swapped += 1
+    return swapped

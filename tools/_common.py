@@ -6,22 +6,18 @@ packages. A user mistake (a missing file, a bad argument, a checkpoint that does
 """
 from __future__ import annotations
 
+import argparse
 import logging
 import os
 import sys
 from typing import Callable, Optional
 
-# The tools run as scripts (``python tools/train.py``): make the checkout importable even when it is not installed.
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if REPO_ROOT not in sys.path:
-    sys.path.insert(0, REPO_ROOT)
+import torch
 
-from dataset import CocoInstanceDataset, DatasetError, coco2017_paths, ensure_shapes_dataset  # noqa: E402
-import torch  # noqa: E402
-
-from maskrcnn.checkpoint import CheckpointError  # noqa: E402
-from maskrcnn.ops.precision import fast_mode_dtype  # noqa: E402
-from maskrcnn.engine import newest_checkpoint  # noqa: E402
+from dataset import CocoInstanceDataset, DatasetError, coco2017_paths, ensure_shapes_dataset
+from maskrcnn.checkpoint import CheckpointError
+from maskrcnn.engine import newest_checkpoint
+from maskrcnn.ops.precision import fast_mode_dtype
 
 DATASETS = ("shapes", "coco2017")
 DEFAULT_CHECKPOINTS = os.path.join("result", "checkpoints")
@@ -30,6 +26,17 @@ DEFAULT_DATA_ROOTS = {"shapes": os.path.join("datasets", "shapes"), "coco2017": 
 
 class UsageError(ValueError):
     """A bad argument combination, reported like the other user mistakes."""
+
+
+def make_parser(description: Optional[str]) -> argparse.ArgumentParser:
+    """A tool's parser: its module docstring as help; no abbreviated options (``--epoch`` is not ``--epochs``)."""
+    return argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter,
+                                   allow_abbrev=False)
+
+
+def add_fast_mode_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--fast-mode", action="store_true",
+                        help="fast mode: float16 autocast on CUDA, bfloat16 on CPUs that have it natively")
 
 
 def add_data_arguments(parser, default: str = "shapes") -> None:
@@ -44,11 +51,11 @@ def data_root(args) -> str:
     return args.data_root or DEFAULT_DATA_ROOTS[args.data]
 
 
-def check_amp(amp: bool, device: str) -> None:
-    """``--amp`` (fast mode) needs CUDA or a CPU with native bfloat16."""
-    if amp and fast_mode_dtype(torch.device(device)) is None:
-        raise UsageError(f"--amp on {device} needs a CUDA device or a CPU with native bfloat16 (AVX-512 BF16 or AMX); "
-                         f"this one has neither")
+def check_fast_mode(fast_mode: bool, device: str) -> None:
+    """``--fast-mode`` needs CUDA or a CPU with native bfloat16."""
+    if fast_mode and fast_mode_dtype(torch.device(device)) is None:
+        raise UsageError(f"--fast-mode on {device} needs a CUDA device or a CPU with native bfloat16 (AVX-512 BF16 "
+                         f"or AMX); this one has neither")
 
 
 def open_dataset(data: str, root: str, split: str, transforms=None, filter_empty: bool = False,

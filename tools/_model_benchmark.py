@@ -1,10 +1,12 @@
 """``benchmark.py model``: our Mask R-CNN against torchvision's, same weights, same process, same inputs.
 
-The model is torchvision's ``maskrcnn_resnet50_fpn`` as a pretrained user runs it: frozen batch norm (with random,
-non-trivial statistics, so folding it is really exercised), ``trainable_backbone_layers=3``, random weights otherwise.
-Random weights score every box about alike (~1/91 each); the classifier's weights are scaled up (x30) so that
-scores spread as a trained model's do (0.3-0.6 at the top) and torchvision's default threshold 0.05 keeps the full 100
-detections, all pasted as masks, as on a real photo.
+The model is torchvision's ``maskrcnn_resnet50_fpn`` as a pretrained user runs it
+(:func:`maskrcnn.testing.pretrained_like_pair`): frozen batch norm (with random, non-trivial statistics, so folding it
+is really exercised), ``trainable_backbone_layers=3``, random weights otherwise. Random weights score every box about
+alike (~1/91 each); the classifier's weights are scaled up (x30) so that scores spread as a trained model's do
+(0.3-0.6 at the top) and torchvision's default threshold 0.05 keeps the full 100 detections, all pasted as masks, as
+on a real photo. Ours runs in its plain form (what the builders return) and in its fast form
+(``maskrcnn.optimize``, what the tools run).
 
 Every variant runs once per round, in turn, after a warm-up round; the table gives medians over the rounds. Peak
 memory is measured in a fresh process per variant (CPU: peak resident set growth during one run; CUDA: peak
@@ -30,11 +32,10 @@ import torchvision
 from torch import nn
 
 import maskrcnn
-from maskrcnn.ops.boxes import box_iou
+from maskrcnn import testing
 
 INPUT_SIZE = (480, 640)  # the photo's size; min_size 800 resizes it to 800 x 1066
 TRAIN_OBJECTS = 6
-CLASSIFIER_SCALE = 30.0  # spreads random-weight class scores like a trained model's
 
 
 @dataclass(frozen=True)
@@ -43,43 +44,23 @@ class Variant:
     library: str  # "ours" or "torchvision"
     channels_last: bool = False
     fast: bool = False  # ours: maskrcnn.fast_mode(); torchvision: torch.autocast
+    optimized: bool = False  # ours: maskrcnn.optimize(model)
 
 
 def variants(include_reference_fast: bool) -> list[Variant]:
     found = [Variant("torchvision", "torchvision"),
              Variant("torchvision channels-last", "torchvision", channels_last=True),
-             Variant("ours", "ours"),
-             Variant("ours fast mode", "ours", fast=True)]
+             Variant("ours plain", "ours"),
+             Variant("ours optimized", "ours", optimized=True),
+             Variant("ours optimized, fast mode", "ours", optimized=True, fast=True)]
     if include_reference_fast:
         found.insert(2, Variant("torchvision channels-last + autocast", "torchvision", channels_last=True, fast=True))
     return found
 
 
-def randomise_frozen_batch_norm(model: nn.Module, generator: torch.Generator) -> None:
-    """Statistics like a trained network's, so that folding them into the convolutions changes real numbers."""
-    for module in model.modules():
-        if type(module).__name__ == "FrozenBatchNorm2d":
-            n = module.weight.numel()
-            module.weight.copy_(torch.rand(n, generator=generator) * 0.5 + 0.5)
-            module.bias.copy_(torch.randn(n, generator=generator) * 0.1)
-            module.running_mean.copy_(torch.randn(n, generator=generator) * 0.1)
-            module.running_var.copy_(torch.rand(n, generator=generator) * 0.5 + 0.75)
-
-
 def build_models(min_size: int, score_thresh: float, seed: int) -> dict[str, nn.Module]:
-    """torchvision's model with random weights, and ours loaded from its state_dict."""
-    torch.manual_seed(seed)
-    kwargs = dict(num_classes=91, min_size=min_size, box_score_thresh=score_thresh)
-    theirs_backbone = torchvision.models.detection.backbone_utils.resnet_fpn_backbone(
-        backbone_name="resnet50", weights=None, norm_layer=torchvision.ops.FrozenBatchNorm2d, trainable_layers=3)
-    theirs = torchvision.models.detection.MaskRCNN(theirs_backbone, **kwargs)
-    with torch.no_grad():
-        randomise_frozen_batch_norm(theirs, torch.Generator().manual_seed(seed))
-        theirs.roi_heads.box_predictor.cls_score.weight.mul_(CLASSIFIER_SCALE)
-    ours_backbone = maskrcnn.resnet_fpn_backbone(backbone_name="resnet50", weights=None,
-                                                 norm_layer=maskrcnn.FrozenBatchNorm2d, trainable_layers=3)
-    ours = maskrcnn.MaskRCNN(ours_backbone, **kwargs)
-    ours.load_state_dict(theirs.state_dict())
+    """torchvision's model with random weights, and ours loaded from its state_dict (plain)."""
+    theirs, ours = testing.pretrained_like_pair(seed, min_size=min_size, box_score_thresh=score_thresh)
     return {"ours": ours, "torchvision": theirs}
 
 
@@ -121,6 +102,8 @@ def prepare(model: nn.Module, variant: Variant, device: torch.device, training: 
     model = model.to(device)
     if variant.channels_last:
         model = model.to(memory_format=torch.channels_last)
+    if variant.optimized:
+        maskrcnn.optimize(model)
     model.train(training)
     return model
 
@@ -173,19 +156,7 @@ def workload_inputs(name: str, device: torch.device) -> tuple[list, list]:
 
 def detections_agreeing(ours: dict, theirs: dict, iou_thresh: float = 0.99) -> int:
     """Detections of ``theirs`` that have a partner in ``ours`` (same label, IoU > thresh), matched one to one."""
-    if len(theirs["boxes"]) == 0 or len(ours["boxes"]) == 0:
-        return 0
-    iou = box_iou(theirs["boxes"].float().cpu(), ours["boxes"].float().cpu())
-    iou[theirs["labels"].cpu()[:, None] != ours["labels"].cpu()[None, :]] = 0
-    taken = torch.zeros(iou.shape[1], dtype=torch.bool)
-    agreeing = 0
-    for row in iou:
-        row = row.masked_fill(taken, 0)
-        best = int(row.argmax())
-        if row[best] > iou_thresh:
-            taken[best] = True
-            agreeing += 1
-    return agreeing
+    return len(testing.match_detections(ours, theirs, iou_thresh))
 
 
 def time_workload(name: str, args: argparse.Namespace, device: torch.device, chosen: list[Variant]
@@ -195,10 +166,8 @@ def time_workload(name: str, args: argparse.Namespace, device: torch.device, cho
     images, targets = workload_inputs(name, device)
     steps, outputs = {}, {}
     for variant in chosen:
-        # torchvision's channels-last variants move a copy; every variant starts from the same weights
-        source = models[variant.library]
-        model = prepare(copy.deepcopy(source) if variant.channels_last or variant.fast else source, variant, device,
-                        training)
+        # every variant runs its own copy, so that each starts from the same weights
+        model = prepare(copy.deepcopy(models[variant.library]), variant, device, training)
         steps[variant.name] = make_step("train" if training else "infer", model, variant, device, images, targets)
     times: dict[str, list[float]] = {v.name: [] for v in chosen}
     for round_index in range(args.repeats + 1):
@@ -366,6 +335,7 @@ def run_model(args: argparse.Namespace) -> None:
 
 
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``benchmark.py model``."""
     parser.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
     parser.add_argument("--threads", type=int, default=2, help="CPU threads (default: 2)")
     parser.add_argument("--repeats", type=int, default=5, help="timed rounds (default: 5)")

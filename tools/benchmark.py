@@ -10,20 +10,14 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import time
-from pathlib import Path
 from typing import Callable
 
 import torch
+import torchvision.ops
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-import torchvision.ops  # noqa: E402
-
-from _model_benchmark import add_model_arguments, run_model  # noqa: E402
-
-import maskrcnn  # noqa: E402
+import maskrcnn
+from _model_benchmark import add_model_arguments, run_model
 
 
 def median_ms(fn: Callable[[], object], repeats: int, warmup: int = 2) -> float:
@@ -82,12 +76,14 @@ def run_nms(args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+                                     allow_abbrev=False)
     sub = parser.add_subparsers(dest="what", required=True)
-    p_model = sub.add_parser("model", help="Mask R-CNN ResNet-50-FPN, ours vs torchvision, same weights")
+    p_model = sub.add_parser("model", help="Mask R-CNN ResNet-50-FPN, ours vs torchvision, same weights",
+                             allow_abbrev=False)
     add_model_arguments(p_model)
     p_model.set_defaults(run=run_model)
-    p_nms = sub.add_parser("nms", help="NMS on the model's real workloads")
+    p_nms = sub.add_parser("nms", help="NMS on the model's real workloads", allow_abbrev=False)
     p_nms.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
     p_nms.add_argument("--repeats", type=int, default=15, help="timed runs per workload (default: 15)")
     p_nms.add_argument("--threads", type=int, default=2, help="CPU threads (default: 2)")

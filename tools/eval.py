@@ -17,7 +17,9 @@ from typing import Optional
 
 import torch
 
-from _common import UsageError, add_data_arguments, check_amp, data_root, open_dataset, run, weights_or_newest
+import maskrcnn
+from _common import (UsageError, add_data_arguments, add_fast_mode_argument, check_fast_mode, data_root, make_parser,
+                     open_dataset, run, weights_or_newest)
 from dataset import load_coco, read_json
 from maskrcnn.engine import eval_loader, evaluate_on_coco, evaluate_results, load_detector
 from transforms import eval_transforms
@@ -25,7 +27,7 @@ from transforms import eval_transforms
 
 
 def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = make_parser(__doc__)
     parser.add_argument("--weights", help="checkpoint (ours or torchvision's); default: the newest under "
                                           "result/checkpoints/")
     add_data_arguments(parser)
@@ -33,8 +35,7 @@ def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--batch-size", type=int, default=2)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--amp", action="store_true",
-                        help="fast mode: float16 autocast on CUDA, bfloat16 on CPUs that have it")
+    add_fast_mode_argument(parser)
     parser.add_argument("--per-class", action="store_true", help="also report AP per category")
     parser.add_argument("--results", help="score this COCO results JSON instead of running a model (needs --ann)")
     parser.add_argument("--ann", help="ground-truth instances JSON for --results")
@@ -78,13 +79,14 @@ def main(argv: Optional[list[str]] = None) -> int:
         return 0
 
     weights = weights_or_newest(args.weights)
-    check_amp(args.amp, args.device)
+    check_fast_mode(args.fast_mode, args.device)
     device = torch.device(args.device)
     model, _ = load_detector(weights, device)
+    maskrcnn.optimize(model)
     dataset = open_dataset(args.data, data_root(args), args.split, eval_transforms())
     started = time.perf_counter()
     metrics, table, results, _ = evaluate_on_coco(model, eval_loader(dataset, args.batch_size, args.workers), device,
-                                                  per_class=args.per_class, amp=args.amp)
+                                                  per_class=args.per_class, fast_mode=args.fast_mode)
     print(f"{weights} on {args.data} {args.split} ({len(dataset)} images, {time.perf_counter() - started:.0f} s)")
     print(table)
     write_json(os.path.join(args.out, "results.json"), results)

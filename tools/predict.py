@@ -21,9 +21,9 @@ from typing import Optional
 import numpy as np
 import torch
 
-from _common import UsageError, check_amp, run, weights_or_newest
+from _common import UsageError, add_fast_mode_argument, check_fast_mode, make_parser, run, weights_or_newest
 from dataset import DatasetError, image_to_tensor, mask_to_rle, read_rgb
-from maskrcnn import fast_mode
+from maskrcnn import fast_mode, optimize
 from maskrcnn.engine import load_detector
 from maskrcnn.engine.coco_evaluation import MASK_THRESHOLD
 from visualization import draw_prediction, write_rgb
@@ -32,7 +32,7 @@ IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 
 
 def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = make_parser(__doc__)
     parser.add_argument("inputs", nargs="+", help="image files, folders (their images) or glob patterns")
     parser.add_argument("--weights", help="checkpoint (ours or a torchvision Mask R-CNN file); default: the newest "
                                           "under result/checkpoints/")
@@ -40,8 +40,7 @@ def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
     parser.add_argument("--out", default=os.path.join("result", "predictions"))
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--batch-size", type=int, default=1)
-    parser.add_argument("--amp", action="store_true",
-                        help="fast mode: float16 autocast on CUDA, bfloat16 on CPUs that have it")
+    add_fast_mode_argument(parser)
     return parser.parse_args(argv)
 
 
@@ -82,12 +81,14 @@ def output_names(paths: list[str]) -> list[str]:
 
 def instances_json(path: str, image: np.ndarray, output: dict, class_names: list[str]) -> dict:
     instances = []
-    for box, label, score, mask in zip(output["boxes"].tolist(), output["labels"].tolist(),
-                                       output["scores"].tolist(), output["masks"]):
-        instances.append({"label": int(label),
-                          "name": class_names[label] if 0 <= label < len(class_names) else str(label),
-                          "score": round(float(score), 4), "box": [round(v, 2) for v in box],
-                          "mask": mask_to_rle((mask[0] > MASK_THRESHOLD).numpy())})
+    masks = output.get("masks")  # a Faster R-CNN has none
+    for k, (box, label, score) in enumerate(zip(output["boxes"].tolist(), output["labels"].tolist(),
+                                                output["scores"].tolist())):
+        instance = {"label": int(label), "name": class_names[label] if 0 <= label < len(class_names) else str(label),
+                    "score": round(float(score), 4), "box": [round(v, 2) for v in box]}
+        if masks is not None:
+            instance["mask"] = mask_to_rle((masks[k, 0] > MASK_THRESHOLD).numpy())
+        instances.append(instance)
     return {"image": path, "width": int(image.shape[1]), "height": int(image.shape[0]), "instances": instances}
 
 
@@ -95,13 +96,14 @@ def main(argv: Optional[list[str]] = None) -> int:
     args = parse_args(argv)
     if args.batch_size < 1:
         raise UsageError(f"--batch-size must be at least 1, got {args.batch_size}")
-    check_amp(args.amp, args.device)
+    check_fast_mode(args.fast_mode, args.device)
     weights = weights_or_newest(args.weights)
     paths, errors = expand_inputs(args.inputs)
     for line in errors:
         print(f"error: {line}", file=sys.stderr)
     device = torch.device(args.device)
     model, class_names = load_detector(weights, device)
+    optimize(model)
     failures = len(errors)
     os.makedirs(args.out, exist_ok=True)
     names = output_names(paths)
@@ -116,7 +118,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         if not batch:
             continue
         started = time.perf_counter()
-        with torch.inference_mode(), fast_mode(device, args.amp):
+        with torch.inference_mode(), fast_mode(device, args.fast_mode):
             outputs = model([image_to_tensor(image).to(device) for _, _, image in batch])
         elapsed = (time.perf_counter() - started) / len(batch)
         for (path, name, image), output in zip(batch, outputs):

@@ -16,13 +16,18 @@ from typing import Any, Optional
 
 import torch
 
-from _common import UsageError, add_data_arguments, check_amp, data_root, open_dataset, run
+import maskrcnn
+from _common import (UsageError, add_data_arguments, add_fast_mode_argument, check_fast_mode, data_root,
+                     make_parser, open_dataset, run)
 from maskrcnn.checkpoint import load_state_dict_into
-from maskrcnn.engine import (EpochSeededDataset, ModelConfig, NonFiniteLossError, Trainer, build_model,
-                             eval_loader, iterations_per_epoch, load_training_checkpoint, warmup_multistep_lr)
+from maskrcnn.engine import (BACKBONES, EpochSeededDataset, ModelConfig, NonFiniteLossError, Trainer, build_model,
+                             eval_loader, iterations_per_epoch, load_training_checkpoint, primary_ap,
+                             warmup_multistep_lr)
 from maskrcnn.engine import distributed
-from maskrcnn.engine.model_config import BACKBONES
 from transforms import POLICIES, eval_transforms, train_transforms
+
+#: The losses a Mask R-CNN computes; ``--loss-weights`` takes them with or without the ``loss_`` prefix.
+LOSS_NAMES = ("loss_classifier", "loss_box_reg", "loss_mask", "loss_objectness", "loss_rpn_box_reg")
 
 #: Per-dataset defaults. coco2017 is torchvision's reference Mask R-CNN recipe (26 epochs, 37.9 box / 34.6 mask AP
 #: with an ImageNet backbone); shapes trains a small model from scratch in minutes on a CPU.
@@ -43,14 +48,13 @@ RECIPES: dict[str, dict[str, Any]] = {
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = make_parser(__doc__)
     add_data_arguments(parser)
     parser.add_argument("--weights", help="start from a Mask R-CNN checkpoint file (torchvision's or ours)")
     parser.add_argument("--weights-backbone", help="ImageNet ResNet checkpoint file for the backbone")
     parser.add_argument("--resume", nargs="?", const="auto", metavar="CHECKPOINT",
                         help="continue a run (default: <output>/checkpoints/last.pth) with its settings")
-    parser.add_argument("--amp", action="store_true",
-                        help="fast mode: float16 autocast on CUDA, bfloat16 on CPUs that have it")
+    add_fast_mode_argument(parser)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--workers", type=int, help="data loading processes per rank (recipe default)")
     parser.add_argument("--batch-size", type=int, help="images per rank per step (recipe default)")
@@ -65,6 +69,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--skip-bad-images", action="store_true",
                         help="leave out images that are missing, corrupt or not the size the JSON says")
     parser.add_argument("--save-every", type=int, help="also write last.pth every N steps (recipe default)")
+    parser.add_argument("--loss-weights", nargs="+", metavar="NAME=W", default=[],
+                        help="scale losses, e.g. mask=2 box_reg=0.5 (names: "
+                             + ", ".join(n.removeprefix("loss_") for n in LOSS_NAMES) + ")")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--output", default="result", help="folder for checkpoints/ and logs/ (default: result)")
     return parser
@@ -98,12 +105,32 @@ def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
             raise UsageError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}")
     if args.workers < 0:
         raise UsageError(f"--workers must be 0 or more, got {args.workers}")
-    check_amp(args.amp, args.device)
+    args.loss_weight_values = parse_loss_weights(args.loss_weights)
+    check_fast_mode(args.fast_mode, args.device)
     return args
 
 
+def parse_loss_weights(items: list[str]) -> dict[str, float]:
+    """``["mask=2", "loss_box_reg=0.5"]`` -> ``{"loss_mask": 2.0, "loss_box_reg": 0.5}``."""
+    weights = {}
+    for item in items:
+        name, _, value = item.partition("=")
+        full = name if name.startswith("loss_") else f"loss_{name}"
+        if full not in LOSS_NAMES:
+            raise UsageError(f"--loss-weights: unknown loss {name!r}; expected one of "
+                             f"{', '.join(n.removeprefix('loss_') for n in LOSS_NAMES)}")
+        try:
+            weight = float(value)
+        except ValueError:
+            weight = -1.0
+        if not weight >= 0:
+            raise UsageError(f"--loss-weights: expected NAME=WEIGHT with a weight >= 0, got {item!r}")
+        weights[full] = weight
+    return weights
+
+
 def saved_args(args: argparse.Namespace) -> dict[str, Any]:
-    return {k: v for k, v in vars(args).items() if k not in ("checkpoint", "resume")}
+    return {k: v for k, v in vars(args).items() if k not in ("checkpoint", "resume", "loss_weight_values")}
 
 
 def make_optimizer(args: argparse.Namespace, model: torch.nn.Module) -> torch.optim.Optimizer:
@@ -155,6 +182,8 @@ def main(argv: Optional[list[str]] = None) -> int:
                              box_detections_per_img=recipe["detections"], fpn_channels=recipe["widths"][0],
                              box_representation_size=recipe["widths"][1], mask_head_channels=recipe["widths"][2])
         model = build_model(config, args.weights, args.weights_backbone)
+    model.loss_weights = args.loss_weight_values
+    maskrcnn.optimize(model)  # the fast form: same parameters and state_dict, fused arithmetic
     model.to(device)
     if distributed.is_distributed():
         model = torch.nn.parallel.DistributedDataParallel(
@@ -174,7 +203,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     trainer = Trainer(model, optimizer, scheduler, EpochSeededDataset(train_set, args.seed),
                       eval_loader(val_set, args.batch_size, args.workers), device, epochs=args.epochs,
                       batch_size=args.batch_size, seed=args.seed, workers=args.workers, output=args.output,
-                      amp=args.amp, save_every=args.save_every, writer=writer,
+                      fast_mode=args.fast_mode, save_every=args.save_every, writer=writer,
                       preview=tensorboard_preview(writer, train_set.class_names) if writer else None,
                       checkpoint_extras={"args": saved_args(args), "model_config": config.to_dict(),
                                          "class_names": train_set.class_names})
@@ -199,8 +228,12 @@ def main(argv: Optional[list[str]] = None) -> int:
         return 130
     if main_process:
         metrics = trainer.state.metrics
-        summary = (f"bbox AP {metrics['bbox']['AP']:.3f}, segm AP {metrics['segm']['AP']:.3f} "
-                   f"(AP50 {metrics['segm']['AP50']:.3f})" if metrics else "not evaluated")
+        summary = "not evaluated"
+        if metrics:
+            iou_type, _ = primary_ap(metrics)
+            summary = (f"bbox AP {metrics['bbox']['AP']:.3f}"
+                       + (f", segm AP {metrics['segm']['AP']:.3f}" if "segm" in metrics else "")
+                       + f" (AP50 {metrics[iou_type]['AP50']:.3f})")
         print(f"done: {trainer.state.iteration} iterations; {summary}; checkpoints in {checkpoints}")
     return 0
 

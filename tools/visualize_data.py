@@ -11,13 +11,13 @@ from typing import Optional
 
 import torch
 
-from _common import UsageError, add_data_arguments, data_root, open_dataset, run
+from _common import UsageError, add_data_arguments, data_root, make_parser, open_dataset, run
 from transforms import POLICIES, eval_transforms, train_transforms
 from visualization import draw_target, image_grid, write_rgb
 
 
 def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = make_parser(__doc__)
     add_data_arguments(parser)
     parser.add_argument("--split", choices=("train", "val"), default="train")
     parser.add_argument("--augment", choices=(*POLICIES, "none"), default="hflip",

@@ -12,7 +12,6 @@ from typing import Callable, Optional
 from torch import Tensor, nn
 
 from ..ops.frozen_batch_norm import FrozenBatchNorm2d
-from ..ops.fused_conv import conv_norm_relu
 from . import resnet as resnet_module
 from .fpn import ExtraFPNBlock, FeaturePyramidNetwork, LastLevelMaxPool
 
@@ -37,26 +36,11 @@ class IntermediateLayerGetter(nn.ModuleDict):
 
     def forward(self, x: Tensor) -> dict[str, Tensor]:
         out = OrderedDict()
-        children = list(self.items())
-        i = 0
-        while i < len(children):
-            name, module = children[i]
-            if is_conv_norm_relu(children[i:i + 3]) and not self.return_layers.keys() & {name, children[i + 1][0]}:
-                x = conv_norm_relu(x, module, children[i + 1][1])  # e.g. ResNet's conv1, bn1, relu: one fused op
-                i += 2
-                name = children[i][0]
-            else:
-                x = module(x)
+        for name, module in self.items():
+            x = module(x)
             if name in self.return_layers:
                 out[self.return_layers[name]] = x
-            i += 1
         return out
-
-
-def is_conv_norm_relu(children: list[tuple[str, nn.Module]]) -> bool:
-    return (len(children) == 3 and isinstance(children[0][1], nn.Conv2d)
-            and isinstance(children[1][1], (nn.BatchNorm2d, FrozenBatchNorm2d))
-            and isinstance(children[2][1], nn.ReLU))
 
 
 class BackboneWithFPN(nn.Module):

@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..legacy_keys import rename_legacy_keys
-from ..ops.conv_norm_act import conv_norm_act
+from ..ops.conv_norm_act import Conv2dNormActivation
 
 
 class ExtraFPNBlock(nn.Module):
@@ -43,10 +43,10 @@ class FeaturePyramidNetwork(nn.Module):
         for in_channels in in_channels_list:
             if in_channels == 0:
                 raise ValueError("in_channels=0 is currently not supported")
-            self.inner_blocks.append(conv_norm_act(in_channels, out_channels, kernel_size=1, padding=0,
-                                                   norm_layer=norm_layer, activation_layer=None))
-            self.layer_blocks.append(conv_norm_act(out_channels, out_channels, kernel_size=3,
-                                                   norm_layer=norm_layer, activation_layer=None))
+            self.inner_blocks.append(Conv2dNormActivation(in_channels, out_channels, kernel_size=1, padding=0,
+                                                          norm_layer=norm_layer, activation_layer=None))
+            self.layer_blocks.append(Conv2dNormActivation(out_channels, out_channels, kernel_size=3,
+                                                          norm_layer=norm_layer, activation_layer=None))
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_uniform_(m.weight, a=1)
@@ -65,15 +65,24 @@ class FeaturePyramidNetwork(nn.Module):
         super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
                                       error_msgs)
 
+    def get_result_from_inner_blocks(self, x: Tensor, idx: int) -> Tensor:
+        """``inner_blocks[idx](x)``: the lateral 1x1 convolution of level ``idx`` (torchvision's override point)."""
+        return self.inner_blocks[idx](x)
+
+    def get_result_from_layer_blocks(self, x: Tensor, idx: int) -> Tensor:
+        """``layer_blocks[idx](x)``: the output 3x3 convolution of level ``idx`` (torchvision's override point)."""
+        return self.layer_blocks[idx](x)
+
     def forward(self, x: dict[str, Tensor]) -> dict[str, Tensor]:
         names = list(x.keys())
         features = list(x.values())
-        last_inner = self.inner_blocks[-1](features[-1])
-        results = [self.layer_blocks[-1](last_inner)]
+        last_inner = self.get_result_from_inner_blocks(features[-1], -1)
+        results = [self.get_result_from_layer_blocks(last_inner, -1)]
         for idx in range(len(features) - 2, -1, -1):
-            top_down = F.interpolate(last_inner, size=features[idx].shape[-2:], mode="nearest")
-            last_inner = self.inner_blocks[idx](features[idx], residual=top_down)  # lateral + top_down, one op
-            results.insert(0, self.layer_blocks[idx](last_inner))
+            inner_lateral = self.get_result_from_inner_blocks(features[idx], idx)
+            top_down = F.interpolate(last_inner, size=inner_lateral.shape[-2:], mode="nearest")
+            last_inner = inner_lateral + top_down
+            results.insert(0, self.get_result_from_layer_blocks(last_inner, idx))
         if self.extra_blocks is not None:
             results, names = self.extra_blocks(results, features, names)
         return OrderedDict(zip(names, results))

@@ -12,7 +12,6 @@ import torch
 from torch import Tensor, nn
 
 from ..checkpoint import CLASSIFIER_CLASS_SPECIFIC, load_weights
-from ..ops.fused_conv import conv_norm_relu
 
 NormLayer = Callable[[int], nn.Module]
 
@@ -24,15 +23,6 @@ def conv3x3(in_planes: int, out_planes: int, stride: int = 1, groups: int = 1, d
 
 def conv1x1(in_planes: int, out_planes: int, stride: int = 1) -> nn.Conv2d:
     return nn.Conv2d(in_planes, out_planes, kernel_size=1, stride=stride, bias=False)
-
-
-def shortcut(x: Tensor, downsample: Optional[nn.Module]) -> Tensor:
-    """The identity, or the projection ``Sequential(conv1x1, norm)`` (run folded when it has that form)."""
-    if downsample is None:
-        return x
-    if isinstance(downsample, nn.Sequential) and len(downsample) == 2 and isinstance(downsample[0], nn.Conv2d):
-        return conv_norm_relu(x, downsample[0], downsample[1], relu=False)
-    return downsample(x)
 
 
 class BasicBlock(nn.Module):
@@ -58,9 +48,13 @@ class BasicBlock(nn.Module):
         self.stride = stride
 
     def forward(self, x: Tensor) -> Tensor:
-        identity = shortcut(x, self.downsample)
-        out = conv_norm_relu(x, self.conv1, self.bn1)
-        return conv_norm_relu(out, self.conv2, self.bn2, residual=identity)
+        identity = x
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        if self.downsample is not None:
+            identity = self.downsample(x)
+        out += identity
+        return self.relu(out)
 
 
 class Bottleneck(nn.Module):
@@ -85,10 +79,14 @@ class Bottleneck(nn.Module):
         self.stride = stride
 
     def forward(self, x: Tensor) -> Tensor:
-        identity = shortcut(x, self.downsample)
-        out = conv_norm_relu(x, self.conv1, self.bn1)
-        out = conv_norm_relu(out, self.conv2, self.bn2)
-        return conv_norm_relu(out, self.conv3, self.bn3, residual=identity)
+        identity = x
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.relu(self.bn2(self.conv2(out)))
+        out = self.bn3(self.conv3(out))
+        if self.downsample is not None:  # called after conv3, as torchvision does (hooks fire in the same order)
+            identity = self.downsample(x)
+        out += identity
+        return self.relu(out)
 
 
 Block = Type[Union[BasicBlock, Bottleneck]]
@@ -153,16 +151,10 @@ class ResNet(nn.Module):
                                 dilation=self.dilation, norm_layer=self._norm_layer))
         return nn.Sequential(*layers)
 
-    def stem(self, x: Tensor) -> Tensor:
-        """conv1 + bn1 + relu + maxpool: ``[N, 64, H/4, W/4]``."""
-        return self.maxpool(conv_norm_relu(x, self.conv1, self.bn1))
-
-    def forward_features(self, x: Tensor) -> Tensor:
-        """Everything up to (not including) the pooling: ``[N, 512 * expansion, H/32, W/32]``."""
-        return self.layer4(self.layer3(self.layer2(self.layer1(self.stem(x)))))
-
     def forward(self, x: Tensor) -> Tensor:
-        return self.fc(torch.flatten(self.avgpool(self.forward_features(x)), 1))
+        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))  # stem: [N, 64, H/4, W/4]
+        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))  # [N, 512 * expansion, H/32, W/32]
+        return self.fc(torch.flatten(self.avgpool(x), 1))
 
 
 def _resnet(block: Block, layers: list[int], weights: Optional[str], **kwargs) -> ResNet:

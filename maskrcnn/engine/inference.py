@@ -8,14 +8,26 @@ from torch import nn
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from ..ops.precision import fast_mode
+from ..ops.precision import fast_mode as fast_mode_context
 from . import distributed
 from .coco_evaluation import evaluate_results, prediction_to_results
 
 
+def has_masks(model: nn.Module) -> bool:
+    """Whether the detector predicts masks (Mask R-CNN) or boxes only (Faster R-CNN)."""
+    roi_heads = getattr(model, "roi_heads", None)
+    return bool(roi_heads is not None and hasattr(roi_heads, "has_mask") and roi_heads.has_mask())
+
+
+def primary_ap(metrics: dict[str, Any]) -> tuple[str, float]:
+    """``(iou type, AP)`` by which runs are compared: mask AP where there are masks, else box AP."""
+    iou_type = "segm" if "segm" in metrics else "bbox"
+    return iou_type, metrics[iou_type]["AP"]
+
+
 @torch.inference_mode()
 def collect_results(model: nn.Module, loader: DataLoader, device: torch.device, progress: bool = True,
-                    amp: bool = False, keep_outputs: int = 0) -> tuple[list[dict], list[tuple]]:
+                    fast_mode: bool = False, keep_outputs: int = 0) -> tuple[list[dict], list[tuple]]:
     """COCO result records of every image in ``loader``; plus the first ``keep_outputs`` (image, output) pairs."""
     model.eval()
     results: list[dict] = []
@@ -23,7 +35,7 @@ def collect_results(model: nn.Module, loader: DataLoader, device: torch.device, 
     bar = tqdm(loader, desc="evaluate", disable=not (progress and distributed.is_main_process()), leave=False,
                dynamic_ncols=True)
     for images, targets in bar:
-        with fast_mode(device, amp):
+        with fast_mode_context(device, fast_mode):
             outputs = model([image.to(device, non_blocking=True) for image in images])
         for image, target, output in zip(images, targets, outputs):
             results.extend(prediction_to_results(target["image_id"], output))
@@ -33,18 +45,21 @@ def collect_results(model: nn.Module, loader: DataLoader, device: torch.device, 
 
 
 def evaluate_on_coco(model: nn.Module, loader: DataLoader, device: torch.device, per_class: bool = False,
-                     amp: bool = False, keep_outputs: int = 0) -> tuple[Optional[dict[str, Any]], str, list, list]:
-    """Evaluates on the loader's dataset (a CocoInstanceDataset, or this rank's shard of it).
+                     fast_mode: bool = False, keep_outputs: int = 0
+                     ) -> tuple[Optional[dict[str, Any]], str, list, list]:
+    """Evaluates on the loader's dataset (a CocoInstanceDataset, or this rank's shard of it): bbox, and segm if the
+    model predicts masks.
 
     Returns ``(metrics, table, results, kept outputs)`` on rank 0; other ranks get ``(None, "", [], [])`` after
     sending their results to rank 0.
     """
-    results, kept = collect_results(model, loader, device, amp=amp, keep_outputs=keep_outputs)
+    results, kept = collect_results(model, loader, device, fast_mode=fast_mode, keep_outputs=keep_outputs)
     gathered = distributed.all_gather_objects(results)
     if not distributed.is_main_process():
         return None, "", [], []
     results = [record for part in gathered for record in part]
     dataset = loader.dataset
     image_ids = getattr(dataset, "ids", None)
-    metrics, table = evaluate_results(dataset.coco, results, image_ids=image_ids, per_class=per_class)
+    iou_types = ("bbox", "segm") if has_masks(model) else ("bbox",)
+    metrics, table = evaluate_results(dataset.coco, results, iou_types, image_ids=image_ids, per_class=per_class)
     return metrics, table, results, kept

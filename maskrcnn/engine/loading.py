@@ -2,8 +2,8 @@
 
 * a checkpoint of ``tools/train.py``: the model is rebuilt from its ``model_config`` and named with its
   ``class_names``;
-* a torchvision Mask R-CNN file (a plain ``state_dict``): ``maskrcnn_resnet50_fpn`` with the file's class count,
-  named with the COCO categories when it has 91 classes.
+* a torchvision detector file (a plain ``state_dict``): ``maskrcnn_resnet50_fpn`` (``fasterrcnn_resnet50_fpn`` when
+  the file has no mask branch) with the file's class count, named with the COCO categories when it has 91 classes.
 """
 from __future__ import annotations
 
@@ -11,14 +11,14 @@ import os
 
 import torch
 
-from ..builders import maskrcnn_resnet50_fpn
+from ..builders import resnet_fpn_detector
 from ..checkpoint import load_state_dict_into, read_checkpoint_file
 from ..coco_names import COCO_CATEGORY_NAMES
-from ..mask_rcnn import MaskRCNN
+from ..faster_rcnn import FasterRCNN
 from .model_config import ModelConfig, build_model
 
 
-def load_detector(path: str | os.PathLike, device: torch.device | str = "cpu") -> tuple[MaskRCNN, list[str]]:
+def load_detector(path: str | os.PathLike, device: torch.device | str = "cpu") -> tuple[FasterRCNN, list[str]]:
     """``(model in eval mode on device, class names by label)``; :class:`CheckpointError` when the file does not fit.
     """
     path = os.fspath(path)
@@ -29,7 +29,8 @@ def load_detector(path: str | os.PathLike, device: torch.device | str = "cpu") -
         load_state_dict_into(model, data["model"], path, verbose=False)
         class_names = list(data.get("class_names") or [])
     else:
-        model = maskrcnn_resnet50_fpn(weights=path)
+        has_masks = not isinstance(data, dict) or any(str(k).startswith("roi_heads.mask_") for k in data)
+        model = resnet_fpn_detector(weights=path, masks=has_masks)
         class_names = []
     num_classes = model.roi_heads.box_predictor.cls_score.out_features
     if len(class_names) != num_classes:

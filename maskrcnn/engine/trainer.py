@@ -2,24 +2,33 @@
 
 ``Trainer.fit()`` runs from wherever ``state`` says (a fresh run or a resumed checkpoint) to the last epoch:
 
-* every step: forward (autocast under ``amp``), a check that every loss is finite (else :class:`NonFiniteLossError`
-  naming the step and the losses, before any weight changes), backward, optimizer and schedule steps;
+* every step: forward (under fast mode if asked), a check that every loss is finite (else
+  :class:`NonFiniteLossError` naming the step and the losses, before any weight changes), backward, optimizer and
+  schedule steps, with the hooks of :mod:`.hooks` around them;
 * Ctrl-C (SIGINT) or SIGTERM: the step in progress finishes, ``last.pth`` is written and ``fit`` returns
-  ``"interrupted"``; a second Ctrl-C stops at once;
-* after each epoch: COCO evaluation, then ``last.pth``, ``epoch_NNN.pth`` and, when segm AP improved, ``best.pth``;
-  ``last.pth`` also every ``save_every`` steps, so a killed run loses at most that many.
+  ``"interrupted"``; a second Ctrl-C stops at once; a hook's ``trainer.request_stop()`` ends it the same way
+  (``"stopped"``);
+* after each epoch: COCO evaluation, then ``last.pth``, ``epoch_NNN.pth`` and, when the AP improved (segm AP, or
+  bbox AP for a model without masks), ``best.pth``; ``last.pth`` also every ``save_every`` steps, so a killed run
+  loses at most that many.
+
+The training data is an :class:`EpochSeededDataset` (batches planned per epoch from the seed: a resumed run repeats
+exactly) or any iterable of ``(images, targets)`` batches, such as a user's own ``DataLoader`` (its sampler's
+``set_epoch`` is called if it has one; a resumed epoch skips the batches already done, which repeats exactly only
+if the loader is deterministic).
 
 Only rank 0 shows progress and writes files; every rank takes the same decisions (losses are averaged across ranks
 before they are checked).
 """
 from __future__ import annotations
 
+import itertools
 import math
 import os
 import signal
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Iterable, Optional, Sequence, Union
 
 import torch
 from torch import nn
@@ -30,7 +39,8 @@ from ..ops.precision import fast_mode, fast_mode_dtype
 from . import distributed
 from .checkpointing import restore_rng_state, rng_state, save_atomically
 from .data_loading import EpochSeededDataset, plan_epoch, train_loader
-from .inference import evaluate_on_coco
+from .hooks import TrainerHook
+from .inference import evaluate_on_coco, primary_ap
 
 
 class NonFiniteLossError(RuntimeError):
@@ -69,29 +79,47 @@ class StopRequest:
 
 
 class Trainer:
+    """Trains ``model`` on ``train_data`` (see the module's docstring) with ``optimizer`` and a per-step
+    ``scheduler``; evaluates on ``val_loader`` (a loader over a ``CocoInstanceDataset``) after each epoch, if given.
+
+    ``batch_size``, ``seed`` and ``workers`` plan the batches of an ``EpochSeededDataset``; a loader brings its own.
+    ``fast_mode`` runs forward passes in :func:`maskrcnn.fast_mode`. ``hooks`` extend the loop (:class:`TrainerHook`).
+    """
+
     def __init__(self, model: nn.Module, optimizer: torch.optim.Optimizer,
-                 scheduler: torch.optim.lr_scheduler.LRScheduler, train_set: EpochSeededDataset,
-                 val_loader: Optional[DataLoader], device: torch.device, *, epochs: int, batch_size: int,
-                 seed: int, workers: int, output: str, amp: bool = False, save_every: int = 0,
-                 checkpoint_extras: Optional[dict[str, Any]] = None, writer=None,
-                 preview: Optional[Callable[[list, int], None]] = None, log_every: int = 20) -> None:
+                 scheduler: torch.optim.lr_scheduler.LRScheduler, train_data: Union[EpochSeededDataset, Iterable],
+                 val_loader: Optional[DataLoader], device: torch.device, *, epochs: int, output: str,
+                 batch_size: int = 2, seed: int = 0, workers: int = 0, fast_mode: bool = False,
+                 save_every: int = 0, checkpoint_extras: Optional[dict[str, Any]] = None, writer=None,
+                 preview: Optional[Callable[[list, int], None]] = None, log_every: int = 20,
+                 hooks: Sequence[TrainerHook] = ()) -> None:
         self.model = model
         self.module = model.module if isinstance(model, nn.parallel.DistributedDataParallel) else model
         self.optimizer, self.scheduler = optimizer, scheduler
-        self.train_set, self.val_loader = train_set, val_loader
+        self.train_data, self.val_loader = train_data, val_loader
         self.device = device
         self.epochs, self.batch_size, self.seed, self.workers = epochs, batch_size, seed, workers
         self.checkpoint_dir = os.path.join(output, "checkpoints")
-        self.amp = amp
+        self.fast_mode = fast_mode
         # fast mode on CUDA is float16, whose small range needs loss scaling; CPU bfloat16 does not
-        self.scaler = torch.amp.GradScaler("cuda", enabled=amp and fast_mode_dtype(device) == torch.float16)
+        self.scaler = torch.amp.GradScaler("cuda", enabled=fast_mode and fast_mode_dtype(device) == torch.float16)
         self.save_every = save_every
         self.extras = checkpoint_extras or {}
         self.writer = writer
         self.preview = preview
         self.log_every = log_every
+        self.hooks = list(hooks)
         self.state = TrainState()
         self.main = distributed.is_main_process()
+        self.stop_requested = False
+
+    def request_stop(self) -> None:
+        """End training after the current step (or evaluation), writing ``last.pth``; ``fit`` returns "stopped"."""
+        self.stop_requested = True
+
+    def _call_hooks(self, point: str, *args) -> None:
+        for hook in self.hooks:
+            getattr(hook, point)(self, *args)
 
     # ----------------------------------------------------------------------------------------------- checkpoints
     def checkpoint(self) -> dict[str, Any]:
@@ -120,39 +148,56 @@ class Trainer:
 
     # ------------------------------------------------------------------------------------------------- the loop
     def fit(self) -> str:
-        """Train to the last epoch: returns ``"done"`` or ``"interrupted"`` (a checkpoint was written either way)."""
-        nominal = len(plan_epoch(self.train_set, self.batch_size, 0, self.seed))
-        total = nominal * self.epochs
-        bar = tqdm(total=total, initial=min(self.state.iteration, total), disable=not self.main,
-                   dynamic_ncols=True, desc="train", unit="it")
+        """Train to the last epoch: returns ``"done"``, ``"interrupted"`` (a signal) or ``"stopped"`` (a hook); a
+        checkpoint was written in every case."""
+        per_epoch = self._batches_per_epoch()
+        total = per_epoch * self.epochs if per_epoch is not None else None
+        bar = tqdm(total=total, initial=min(self.state.iteration, total or self.state.iteration),
+                   disable=not self.main, dynamic_ncols=True, desc="train", unit="it")
         try:
             return self._run(bar)
         finally:
             bar.close()  # ends the bar's line, so whatever is printed next starts a line of its own
 
+    def _batches_per_epoch(self) -> Optional[int]:
+        if isinstance(self.train_data, EpochSeededDataset):
+            return len(plan_epoch(self.train_data, self.batch_size, 0, self.seed))
+        return len(self.train_data) if hasattr(self.train_data, "__len__") else None
+
     def _run(self, bar: tqdm) -> str:
         with StopRequest() as stop:
             while self.state.epoch < self.epochs:
                 epoch = self.state.epoch
-                batches = plan_epoch(self.train_set, self.batch_size, epoch, self.seed)
-                if not self._train_epoch(batches, bar, stop):
+                if not self._train_epoch(self._epoch_batches(epoch), bar, stop):
                     self.save("last.pth")
-                    return "interrupted"
+                    return "stopped" if self.stop_requested else "interrupted"
                 self.state.epoch, self.state.epoch_iteration = epoch + 1, 0
+                self._call_hooks("after_epoch", epoch)
                 improved = self._evaluate(epoch)
                 names = ["last.pth", f"epoch_{epoch + 1:03d}.pth"] + (["best.pth"] if improved else [])
                 self.save(*names)
-                if distributed.any_rank(stop.requested, self.device):
-                    return "interrupted" if self.state.epoch < self.epochs else "done"
+                if distributed.any_rank(stop.requested or self.stop_requested, self.device):
+                    if self.state.epoch >= self.epochs:
+                        return "done"
+                    return "stopped" if self.stop_requested else "interrupted"
         return "done"
 
-    def _train_epoch(self, batches: list[list[int]], bar: tqdm, stop: StopRequest) -> bool:
+    def _epoch_batches(self, epoch: int) -> Iterable:
+        """The rest of ``epoch``'s batches (those after ``state.epoch_iteration``)."""
+        if isinstance(self.train_data, EpochSeededDataset):
+            batches = plan_epoch(self.train_data, self.batch_size, epoch, self.seed)
+            return train_loader(self.train_data, batches, epoch, self.workers, self.state.epoch_iteration)
+        sampler = getattr(self.train_data, "sampler", None)
+        if hasattr(sampler, "set_epoch"):
+            sampler.set_epoch(epoch)
+        return itertools.islice(self.train_data, self.state.epoch_iteration, None)
+
+    def _train_epoch(self, loader: Iterable, bar: tqdm, stop: StopRequest) -> bool:
         """Steps through the rest of the epoch; False if a stop was requested before its end."""
         self.model.train()
-        loader = train_loader(self.train_set, batches, self.state.epoch, self.workers, self.state.epoch_iteration)
         iterator = iter(loader)
         while True:
-            if distributed.any_rank(stop.requested, self.device):
+            if distributed.any_rank(stop.requested or self.stop_requested, self.device):
                 return False
             try:
                 images, targets = next(iterator)
@@ -165,6 +210,7 @@ class Trainer:
             losses = self._step(images, targets)
             self.state.iteration += 1
             self.state.epoch_iteration += 1
+            self._call_hooks("after_step", losses)
             self._log(losses, bar)
             if self.save_every and self.state.iteration % self.save_every == 0:
                 self.save("last.pth")
@@ -174,7 +220,8 @@ class Trainer:
         images = [image.to(device, non_blocking=True) for image in images]
         targets = [{k: v.to(device, non_blocking=True) if isinstance(v, torch.Tensor) else v for k, v in t.items()}
                    for t in targets]
-        with fast_mode(device, self.amp):
+        self._call_hooks("before_step", images, targets)
+        with fast_mode(device, self.fast_mode):
             loss_dict = self.model(images, targets)
         loss = sum(loss_dict.values())
         reported = distributed.average_across_ranks({k: v.detach() for k, v in loss_dict.items()})
@@ -186,6 +233,9 @@ class Trainer:
                                      f"the last checkpoint is kept (try a lower --lr)")
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
+        if self.hooks:
+            self.scaler.unscale_(self.optimizer)  # hooks see the true gradients (a no-op without loss scaling)
+            self._call_hooks("after_backward")
         self.scaler.step(self.optimizer)
         self.scaler.update()
         self.scheduler.step()
@@ -197,28 +247,32 @@ class Trainer:
             return
         lr = self.optimizer.param_groups[0]["lr"]
         bar.update(1)
-        bar.set_postfix_str(f"epoch {self.state.epoch + 1}/{self.epochs} loss {losses['loss']:.3f} "
-                            f"mask {losses['loss_mask']:.3f} lr {lr:.2e}", refresh=False)
+        mask = f"mask {losses['loss_mask']:.3f} " if "loss_mask" in losses else ""
+        bar.set_postfix_str(f"epoch {self.state.epoch + 1}/{self.epochs} loss {losses['loss']:.3f} {mask}"
+                            f"lr {lr:.2e}", refresh=False)
         if self.writer is not None and (self.state.iteration % self.log_every == 0 or self.state.iteration == 1):
             for name, value in losses.items():
                 self.writer.add_scalar(f"train/{name}", value, self.state.iteration)
             self.writer.add_scalar("train/lr", lr, self.state.iteration)
 
     def _evaluate(self, epoch: int) -> bool:
-        """COCO evaluation after ``epoch``; True when segm AP is the best so far (rank 0 decides, all ranks agree)."""
+        """COCO evaluation after ``epoch``; True when the AP (segm, or bbox without masks) is the best so far (rank
+        0 decides, all ranks agree)."""
         if self.val_loader is None:
             return False
         started = time.perf_counter()
-        metrics, table, _, kept = evaluate_on_coco(self.module, self.val_loader, self.device, amp=self.amp,
+        metrics, table, _, kept = evaluate_on_coco(self.module, self.val_loader, self.device,
+                                                   fast_mode=self.fast_mode,
                                                    keep_outputs=4 if self.preview is not None else 0)
         improved = False
         if self.main:
             self.state.metrics = metrics
-            ap = metrics["segm"]["AP"]
+            iou_type, ap = primary_ap(metrics)
             improved = ap > self.state.best_ap
             self.state.best_ap = max(self.state.best_ap, ap)
-            tqdm.write(f"epoch {epoch + 1}: bbox AP {metrics['bbox']['AP']:.3f}  segm AP {ap:.3f}  "
-                       f"(AP50 {metrics['segm']['AP50']:.3f}, evaluated in {time.perf_counter() - started:.0f} s)")
+            segm = f"  segm AP {ap:.3f}" if iou_type == "segm" else ""
+            tqdm.write(f"epoch {epoch + 1}: bbox AP {metrics['bbox']['AP']:.3f}{segm}  "
+                       f"(AP50 {metrics[iou_type]['AP50']:.3f}, evaluated in {time.perf_counter() - started:.0f} s)")
             if self.writer is not None:
                 for iou_type, values in metrics.items():
                     for name, value in values.items():
@@ -227,5 +281,6 @@ class Trainer:
                 if self.preview is not None:
                     self.preview(kept, self.state.iteration)
                 self.writer.flush()
+        self._call_hooks("after_evaluation", metrics if self.main else {})
         self.model.train()
         return bool(distributed.all_gather_objects(improved)[0])

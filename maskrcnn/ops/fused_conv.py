@@ -14,6 +14,8 @@ network runs channels-last from its first convolution (the state_dict and the ou
 """
 from __future__ import annotations
 
+import functools
+import warnings
 from typing import Optional
 
 import torch
@@ -21,6 +23,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .frozen_batch_norm import FrozenBatchNorm2d
+from .precision import cpu_has_native_bfloat16
 
 _FUSABLE_DTYPES = (torch.float32, torch.bfloat16)
 
@@ -69,12 +72,39 @@ def compute_dtype(x: Tensor) -> torch.dtype:
     return x.dtype
 
 
+@functools.cache
+def onednn_fusion_works() -> bool:
+    """Whether torch's private fused-convolution ops exist here and agree with ``conv2d`` (probed once; a newer or
+    older torch may lack them). Where they do not, convolutions run unfused, after one warning."""
+    try:
+        g = torch.Generator().manual_seed(0)
+        x = torch.randn(1, 3, 6, 6, generator=g).contiguous(memory_format=torch.channels_last)
+        weight = torch.randn(4, 3, 3, 3, generator=g).contiguous(memory_format=torch.channels_last)
+        bias = torch.randn(4, generator=g)
+        residual = torch.randn(1, 4, 6, 6, generator=g).contiguous(memory_format=torch.channels_last)
+        with torch.no_grad(), torch.autocast("cpu", enabled=False):  # the first call may come under fast mode
+            unfused = torch.relu(F.conv2d(x, weight, bias, 1, 1))
+            summed = torch.relu(F.conv2d(x, weight, bias, 1, 1) + residual)
+            works = (torch.allclose(_fused_cpu(x, weight, bias, [1, 1], [1, 1], [1, 1], 1, True, None,
+                                               torch.float32), unfused, atol=1e-4)
+                     and torch.allclose(_fused_cpu(x, weight, bias, [1, 1], [1, 1], [1, 1], 1, True, residual,
+                                                   torch.float32), summed, atol=1e-4))
+        problem = "its results differ from conv2d's"
+    except Exception as error:  # a missing op, a changed signature, an unsupported CPU: all mean "do not use"
+        works, problem = False, f"{type(error).__name__}: {error}"
+    if not works:
+        warnings.warn(f"maskrcnn.optimize: torch.ops.mkldnn._convolution_pointwise is unusable in torch "
+                      f"{torch.__version__} ({problem}); convolutions run folded but unfused")
+    return works
+
+
 def can_fuse(x: Tensor, conv: nn.Conv2d, dtype: torch.dtype) -> bool:
     return (x.device.type == "cpu" and x.dim() == 4 and x.numel() > 0 and dtype in _FUSABLE_DTYPES
             and conv.padding_mode == "zeros" and not isinstance(conv.padding, str)
             and not (torch.is_grad_enabled() and (x.requires_grad or conv.weight.requires_grad))
             and torch.backends.mkldnn.is_available()
-            and (dtype != torch.bfloat16 or torch.ops.mkldnn._is_mkldnn_bf16_supported()))
+            and (dtype != torch.bfloat16 or cpu_has_native_bfloat16())
+            and onednn_fusion_works())
 
 
 def conv_norm_relu(x: Tensor, conv: nn.Conv2d, norm: Optional[nn.Module] = None, relu: bool = True,
@@ -91,7 +121,8 @@ def conv_norm_relu(x: Tensor, conv: nn.Conv2d, norm: Optional[nn.Module] = None,
     dtype = compute_dtype(x)
     if can_fuse(x, conv, dtype):
         weight, bias = folded_weight_and_bias(conv, affine, channels_last=True, dtype=dtype)
-        return _fused_cpu(x, weight, bias, conv, relu, residual, dtype)
+        return _fused_cpu(x, weight, bias, list(conv.padding), list(conv.stride), list(conv.dilation), conv.groups,
+                          relu, residual, dtype)
     weight, bias = folded_weight_and_bias(conv, affine)
     out = F.conv2d(x, weight, bias, conv.stride, conv.padding, conv.dilation, conv.groups)
     if residual is not None:
@@ -99,16 +130,14 @@ def conv_norm_relu(x: Tensor, conv: nn.Conv2d, norm: Optional[nn.Module] = None,
     return out.relu_() if relu else out
 
 
-def _fused_cpu(x: Tensor, weight: Tensor, bias: Optional[Tensor], conv: nn.Conv2d, relu: bool,
-               residual: Optional[Tensor], dtype: torch.dtype) -> Tensor:
+def _fused_cpu(x: Tensor, weight: Tensor, bias: Optional[Tensor], padding: list[int], stride: list[int],
+               dilation: list[int], groups: int, relu: bool, residual: Optional[Tensor], dtype: torch.dtype) -> Tensor:
     x = x.to(dtype)
     weight = weight.to(dtype)
     bias = bias.to(dtype) if bias is not None else None
-    padding, stride, dilation = list(conv.padding), list(conv.stride), list(conv.dilation)
     if residual is None:
-        return torch.ops.mkldnn._convolution_pointwise(x, weight, bias, padding, stride, dilation, conv.groups,
+        return torch.ops.mkldnn._convolution_pointwise(x, weight, bias, padding, stride, dilation, groups,
                                                        "relu" if relu else "none", [], "")
     residual = residual.to(dtype).contiguous(memory_format=torch.channels_last)
     return torch.ops.mkldnn._convolution_pointwise.binary(x, residual, weight, bias, padding, stride, dilation,
-                                                          conv.groups, "add", 1.0, "relu" if relu else None, [],
-                                                          None)
+                                                          groups, "add", 1.0, "relu" if relu else None, [], None)

@@ -4,10 +4,11 @@ from __future__ import annotations
 from collections import OrderedDict
 from typing import Callable, Optional, Sequence
 
-from torch import nn
+from torch import Tensor, nn
 
 from ..legacy_keys import rename_legacy_keys
-from ..ops.conv_norm_act import conv_norm_act
+from ..ops.conv_norm_act import Conv2dNormActivation
+from .mask_loss import maskrcnn_loss
 
 
 class MaskRCNNHeads(nn.Sequential):
@@ -19,8 +20,8 @@ class MaskRCNNHeads(nn.Sequential):
                  norm_layer: Optional[Callable[..., nn.Module]] = None) -> None:
         blocks, previous = [], in_channels
         for width in layers:
-            blocks.append(conv_norm_act(previous, width, kernel_size=3, stride=1, padding=dilation,
-                                        dilation=dilation, norm_layer=norm_layer))
+            blocks.append(Conv2dNormActivation(previous, width, kernel_size=3, stride=1, dilation=dilation,
+                                               norm_layer=norm_layer))
             previous = width
         super().__init__(*blocks)
         for layer in self.modules():
@@ -39,7 +40,11 @@ class MaskRCNNHeads(nn.Sequential):
 
 
 class MaskRCNNPredictor(nn.Sequential):
-    """ConvTranspose 2x2 stride 2 + ReLU (14 -> 28), then a 1x1 conv to one logit map per class."""
+    """ConvTranspose 2x2 stride 2 + ReLU (14 -> 28), then a 1x1 conv to one logit map per class.
+
+    It owns the mask loss: ``RoIHeads`` calls :meth:`losses` in training, so a subclass overriding it replaces it
+    (e.g. a Dice loss).
+    """
 
     def __init__(self, in_channels: int, dim_reduced: int, num_classes: int) -> None:
         super().__init__(OrderedDict([
@@ -50,3 +55,8 @@ class MaskRCNNPredictor(nn.Sequential):
         for name, param in self.named_parameters():
             if "weight" in name:
                 nn.init.kaiming_normal_(param, mode="fan_out", nonlinearity="relu")
+
+    def losses(self, mask_logits: Tensor, proposals: list[Tensor], gt_masks: list[Tensor], gt_labels: list[Tensor],
+               mask_matched_idxs: list[Tensor]) -> dict[str, Tensor]:
+        """``{"loss_mask"}`` of the foreground RoIs (:func:`maskrcnn_loss`)."""
+        return {"loss_mask": maskrcnn_loss(mask_logits, proposals, gt_masks, gt_labels, mask_matched_idxs)}

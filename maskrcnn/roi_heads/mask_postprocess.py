@@ -4,12 +4,10 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from ..ops.precision import full_precision
-
 
 def maskrcnn_inference(mask_logits: Tensor, labels: list[Tensor]) -> list[Tensor]:
     """``mask_logits [D, C, M, M]`` and per-image labels -> per image probabilities ``[D_i, 1, M, M]``."""
     all_labels = torch.cat(labels)
     index = torch.arange(mask_logits.shape[0], device=all_labels.device)
-    probabilities = full_precision(mask_logits[index, all_labels]).sigmoid()[:, None]
+    probabilities = mask_logits[index, all_labels].sigmoid()[:, None]
     return list(probabilities.split([len(l) for l in labels], dim=0))

@@ -3,6 +3,7 @@
 Ground-truth boxes are appended to the proposals. Matching uses IoU >= 0.5 foreground, below background (no
 ignored band, no low-quality matches). ``batch_size_per_image`` RoIs are sampled with at most ``positive_fraction``
 foreground; sampled indices are used in ascending order. Labels are the matched ground-truth class (0 background).
+``RoIHeads.select_training_samples`` composes these steps through its own methods (torchvision's override points).
 """
 from __future__ import annotations
 
@@ -13,6 +14,11 @@ from ..box_coder import BoxCoder
 from ..matcher import Matcher
 from ..ops.boxes import box_iou
 from ..sampling import BalancedPositiveNegativeSampler
+
+
+def add_gt_proposals(proposals: list[Tensor], gt_boxes: list[Tensor]) -> list[Tensor]:
+    """Each image's proposals followed by its ground-truth boxes (so every object has at least one RoI)."""
+    return [torch.cat((p, gt)) for p, gt in zip(proposals, gt_boxes)]
 
 
 def assign_targets_to_proposals(proposals: list[Tensor], gt_boxes: list[Tensor], gt_labels: list[Tensor],
@@ -34,24 +40,28 @@ def assign_targets_to_proposals(proposals: list[Tensor], gt_boxes: list[Tensor],
     return matched_idxs, labels
 
 
-def select_training_samples(proposals: list[Tensor], targets: list[dict[str, Tensor]], matcher: Matcher,
-                            sampler: BalancedPositiveNegativeSampler, box_coder: BoxCoder
-                            ) -> tuple[list[Tensor], list[Tensor], list[Tensor], list[Tensor]]:
-    """Returns per image the sampled proposals, their matched gt indices, labels and regression targets."""
-    dtype, device = proposals[0].dtype, proposals[0].device
-    gt_boxes = [t["boxes"].to(dtype) for t in targets]
-    gt_labels = [t["labels"] for t in targets]
-    proposals = [torch.cat((p, gt)) for p, gt in zip(proposals, gt_boxes)]
-    matched_idxs, labels = assign_targets_to_proposals(proposals, gt_boxes, gt_labels, matcher)
+def subsample(labels: list[Tensor], sampler: BalancedPositiveNegativeSampler) -> list[Tensor]:
+    """Per image, the ascending indices of the sampled RoIs (positives and negatives together)."""
     sampled_pos, sampled_neg = sampler(labels)
-    sampled_proposals, sampled_matched, sampled_labels, matched_gt_boxes = [], [], [], []
-    for i, (pos, neg) in enumerate(zip(sampled_pos, sampled_neg)):
-        keep = torch.where(pos | neg)[0]
-        sampled_proposals.append(proposals[i][keep])
-        sampled_labels.append(labels[i][keep])
-        sampled_matched.append(matched_idxs[i][keep])
-        # An image without boxes matches every RoI to a dummy zero box (its regression targets go unused).
-        gt = gt_boxes[i] if gt_boxes[i].numel() > 0 else torch.zeros((1, 4), dtype=dtype, device=device)
-        matched_gt_boxes.append(gt[sampled_matched[-1]])
-    regression_targets = list(box_coder.encode(matched_gt_boxes, sampled_proposals))
-    return sampled_proposals, sampled_matched, sampled_labels, regression_targets
+    return [torch.where(pos | neg)[0] for pos, neg in zip(sampled_pos, sampled_neg)]
+
+
+def regression_targets_for(proposals: list[Tensor], matched_idxs: list[Tensor], gt_boxes: list[Tensor],
+                           box_coder: BoxCoder) -> list[Tensor]:
+    """Encoded deltas from each sampled RoI to its matched ground-truth box.
+
+    An image without boxes matches every RoI to a dummy zero box (its targets go unused: all its RoIs are negative).
+    """
+    matched_gt_boxes = []
+    for boxes, matched, gt in zip(proposals, matched_idxs, gt_boxes):
+        if gt.numel() == 0:
+            gt = torch.zeros((1, 4), dtype=boxes.dtype, device=boxes.device)
+        matched_gt_boxes.append(gt[matched])
+    return list(box_coder.encode(matched_gt_boxes, proposals))
+
+
+def positive_samples(proposals: list[Tensor], labels: list[Tensor], matched_idxs: list[Tensor]
+                     ) -> tuple[list[Tensor], list[Tensor]]:
+    """The foreground RoIs of each image and their matched ground-truth indices (the mask branch trains on them)."""
+    positive = [torch.where(image_labels > 0)[0] for image_labels in labels]
+    return ([p[pos] for p, pos in zip(proposals, positive)], [m[pos] for m, pos in zip(matched_idxs, positive)])

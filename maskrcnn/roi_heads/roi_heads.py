@@ -1,4 +1,12 @@
-"""The second stage: pool features for each proposal, classify and refine boxes, and predict masks."""
+"""The second stage: pool features for each proposal, classify and refine boxes, and predict masks.
+
+The methods are torchvision's override points (``check_targets``, ``add_gt_proposals``,
+``assign_targets_to_proposals``, ``subsample``, ``select_training_samples``, ``postprocess_detections``), with its
+names, signatures and return values; each delegates to a function of :mod:`.proposal_targets` or
+:mod:`.box_postprocess`, and a subclass overriding one changes the result as the same override of torchvision's class
+does. The losses belong to the predictors (``box_predictor.losses``, ``mask_predictor.losses``) where they define
+them, so replacing a loss is replacing or subclassing a predictor.
+"""
 from __future__ import annotations
 
 from typing import Optional
@@ -8,26 +16,20 @@ from torch import Tensor, nn
 
 from ..box_coder import BoxCoder
 from ..matcher import Matcher
-from ..ops.precision import full_precision
-from ..poolers import pooling_levels
+from ..ops.precision import to_float32
 from ..sampling import BalancedPositiveNegativeSampler
+from . import proposal_targets
 from .box_loss import fastrcnn_loss
 from .box_postprocess import postprocess_detections
 from .mask_loss import maskrcnn_loss
 from .mask_postprocess import maskrcnn_inference
-from .proposal_targets import select_training_samples
 
 #: Box-head regression weights (wx, wy, ww, wh): deltas are scaled up so their spread is about 1.
 DEFAULT_BBOX_REG_WEIGHTS = (10.0, 10.0, 5.0, 5.0)
 
 
-def check_targets(targets: Optional[list[dict[str, Tensor]]], needs_masks: bool) -> None:
-    if targets is None:
-        raise ValueError("targets should not be None")
-    for i, t in enumerate(targets):
-        for key in ("boxes", "labels") + (("masks",) if needs_masks else ()):
-            if key not in t:
-                raise ValueError(f"Every element of targets should have a {key} key (missing in target {i})")
+def check_target_types(targets: list[dict[str, Tensor]]) -> None:
+    for t in targets:
         if t["boxes"].dtype not in (torch.float, torch.double, torch.half):
             raise TypeError(f"target boxes must of float type, instead got {t['boxes'].dtype}")
         if t["labels"].dtype != torch.int64:
@@ -35,6 +37,24 @@ def check_targets(targets: Optional[list[dict[str, Tensor]]], needs_masks: bool)
 
 
 class RoIHeads(nn.Module):
+    """Box branch (pool, head, predictor) and optional mask branch (pool, head, predictor) over the proposals.
+
+    Args:
+        box_roi_pool: pools a fixed-size feature per box (``MultiScaleRoIAlign``, 7 x 7 by default).
+        box_head: pooled features -> one vector per box (``TwoMLPHead`` by default).
+        box_predictor: vector -> class logits ``[K, num_classes]`` and per-class deltas ``[K, 4 * num_classes]``.
+        fg_iou_thresh: RoIs with IoU >= this with a ground-truth box are foreground in training.
+        bg_iou_thresh: RoIs whose best IoU is below this are background in training.
+        batch_size_per_image: RoIs sampled per image for the box losses.
+        positive_fraction: at most this fraction of the sampled RoIs are foreground.
+        bbox_reg_weights: ``(wx, wy, ww, wh)`` of the box coder; None means ``(10, 10, 5, 5)``.
+        score_thresh: at inference, class scores must exceed this (strictly) for a detection.
+        nms_thresh: IoU above which NMS suppresses a detection of the same class.
+        detections_per_img: the highest-scoring detections kept per image.
+        mask_roi_pool, mask_head, mask_predictor: the mask branch (14 x 14 pooling, four convs, 28 x 28 logits per
+            class); all three or none.
+    """
+
     def __init__(self, box_roi_pool: nn.Module, box_head: nn.Module, box_predictor: nn.Module,
                  fg_iou_thresh: float, bg_iou_thresh: float, batch_size_per_image: int, positive_fraction: float,
                  bbox_reg_weights: Optional[tuple[float, float, float, float]], score_thresh: float,
@@ -57,53 +77,106 @@ class RoIHeads(nn.Module):
     def has_mask(self) -> bool:
         return self.mask_roi_pool is not None and self.mask_head is not None and self.mask_predictor is not None
 
-    def predict_boxes(self, features: dict[str, Tensor], proposals: list[Tensor],
-                      image_shapes: list[tuple[int, int]]) -> tuple[Tensor, Tensor]:
-        pooled = self.box_roi_pool(features, proposals, image_shapes)
-        class_logits, box_regression = self.box_predictor(self.box_head(pooled))
-        return full_precision(class_logits), full_precision(box_regression)
+    # ------------------------------------------------------------------ torchvision's override points (training)
+    def check_targets(self, targets: Optional[list[dict[str, Tensor]]]) -> None:
+        if targets is None:
+            raise ValueError("targets should not be None")
+        for i, t in enumerate(targets):
+            for key in ("boxes", "labels") + (("masks",) if self.has_mask() else ()):
+                if key not in t:
+                    raise ValueError(f"Every element of targets should have a {key} key (missing in target {i})")
 
-    def predict_masks(self, features: dict[str, Tensor], boxes: list[Tensor],
-                      image_shapes: list[tuple[int, int]]) -> Tensor:
-        pooled = self.mask_roi_pool(features, boxes, image_shapes)
-        return full_precision(self.mask_predictor(self.mask_head(pooled)))
+    def add_gt_proposals(self, proposals: list[Tensor], gt_boxes: list[Tensor]) -> list[Tensor]:
+        return proposal_targets.add_gt_proposals(proposals, gt_boxes)
 
+    def assign_targets_to_proposals(self, proposals: list[Tensor], gt_boxes: list[Tensor], gt_labels: list[Tensor]
+                                    ) -> tuple[list[Tensor], list[Tensor]]:
+        return proposal_targets.assign_targets_to_proposals(proposals, gt_boxes, gt_labels, self.proposal_matcher)
+
+    def subsample(self, labels: list[Tensor]) -> list[Tensor]:
+        return proposal_targets.subsample(labels, self.fg_bg_sampler)
+
+    def select_training_samples(self, proposals: list[Tensor], targets: Optional[list[dict[str, Tensor]]]
+                                ) -> tuple[list[Tensor], list[Tensor], list[Tensor], list[Tensor]]:
+        """Per image: the sampled RoIs, their matched gt indices, labels and regression targets."""
+        self.check_targets(targets)
+        dtype = proposals[0].dtype
+        gt_boxes = [t["boxes"].to(dtype) for t in targets]
+        gt_labels = [t["labels"] for t in targets]
+        proposals = self.add_gt_proposals(proposals, gt_boxes)
+        matched_idxs, labels = self.assign_targets_to_proposals(proposals, gt_boxes, gt_labels)
+        sampled = self.subsample(labels)
+        proposals = [p[keep] for p, keep in zip(proposals, sampled)]
+        labels = [l[keep] for l, keep in zip(labels, sampled)]
+        matched_idxs = [m[keep] for m, keep in zip(matched_idxs, sampled)]
+        regression_targets = proposal_targets.regression_targets_for(proposals, matched_idxs, gt_boxes,
+                                                                     self.box_coder)
+        return proposals, matched_idxs, labels, regression_targets
+
+    # ----------------------------------------------------------------- torchvision's override point (inference)
+    def postprocess_detections(self, class_logits: Tensor, box_regression: Tensor, proposals: list[Tensor],
+                               image_shapes: list[tuple[int, int]]
+                               ) -> tuple[list[Tensor], list[Tensor], list[Tensor]]:
+        """Per image: boxes ``[D, 4]``, scores ``[D]``, labels ``[D]``, best first."""
+        return postprocess_detections(class_logits, box_regression, proposals, image_shapes, self.box_coder,
+                                      self.score_thresh, self.nms_thresh, self.detections_per_img)
+
+    # ------------------------------------------------------------------------------------------------- losses
+    def box_losses(self, class_logits: Tensor, box_regression: Tensor, labels: list[Tensor],
+                   regression_targets: list[Tensor]) -> dict[str, Tensor]:
+        """``box_predictor.losses(...)`` if the predictor defines it, else :func:`fastrcnn_loss`."""
+        if hasattr(self.box_predictor, "losses"):
+            return self.box_predictor.losses(class_logits, box_regression, labels, regression_targets)
+        loss_classifier, loss_box_reg = fastrcnn_loss(class_logits, box_regression, labels, regression_targets)
+        return {"loss_classifier": loss_classifier, "loss_box_reg": loss_box_reg}
+
+    def mask_losses(self, mask_logits: Tensor, proposals: list[Tensor], gt_masks: list[Tensor],
+                    gt_labels: list[Tensor], mask_matched_idxs: list[Tensor]) -> dict[str, Tensor]:
+        """``mask_predictor.losses(...)`` if the predictor defines it, else :func:`maskrcnn_loss`."""
+        if hasattr(self.mask_predictor, "losses"):
+            return self.mask_predictor.losses(mask_logits, proposals, gt_masks, gt_labels, mask_matched_idxs)
+        return {"loss_mask": maskrcnn_loss(mask_logits, proposals, gt_masks, gt_labels, mask_matched_idxs)}
+
+    # ------------------------------------------------------------------------------------------------ forward
     def forward(self, features: dict[str, Tensor], proposals: list[Tensor], image_shapes: list[tuple[int, int]],
                 targets: Optional[list[dict[str, Tensor]]] = None
                 ) -> tuple[list[dict[str, Tensor]], dict[str, Tensor]]:
-        """Training: ``([], losses)``; inference: per image ``{"boxes", "labels", "scores"[, "masks"]}`` and ``{}``."""
-        if targets is not None or self.training:
-            check_targets(targets, needs_masks=self.training and self.has_mask())
-        features = pooling_levels(features)
+        """Training: ``([], losses)``; inference: per image ``{"boxes", "labels", "scores"[, "masks"]}`` and ``{}``.
+        """
+        if targets is not None:
+            check_target_types(targets)
+        matched_idxs = labels = regression_targets = None
         if self.training:
-            return [], self._losses(features, proposals, image_shapes, targets)
-        return self._detect(features, proposals, image_shapes), {}
-
-    def _losses(self, features: dict[str, Tensor], proposals: list[Tensor], image_shapes: list[tuple[int, int]],
-                targets: list[dict[str, Tensor]]) -> dict[str, Tensor]:
-        proposals, matched_idxs, labels, regression_targets = select_training_samples(
-            proposals, targets, self.proposal_matcher, self.fg_bg_sampler, self.box_coder)
-        class_logits, box_regression = self.predict_boxes(features, proposals, image_shapes)
-        loss_classifier, loss_box_reg = fastrcnn_loss(class_logits, box_regression, labels, regression_targets)
-        losses = {"loss_classifier": loss_classifier, "loss_box_reg": loss_box_reg}
+            proposals, matched_idxs, labels, regression_targets = self.select_training_samples(proposals, targets)
+        box_features = self.box_head(self.box_roi_pool(features, proposals, image_shapes))
+        class_logits, box_regression = to_float32(*self.box_predictor(box_features))
+        result: list[dict[str, Tensor]] = []
+        if self.training:
+            losses = self.box_losses(class_logits, box_regression, labels, regression_targets)
+        else:
+            losses = {}
+            boxes, scores, labels = self.postprocess_detections(class_logits, box_regression, proposals,
+                                                                image_shapes)
+            result = [{"boxes": b, "labels": l, "scores": s} for b, l, s in zip(boxes, labels, scores)]
         if self.has_mask():
-            positive = [torch.where(image_labels > 0)[0] for image_labels in labels]
-            mask_proposals = [p[pos] for p, pos in zip(proposals, positive)]
-            positive_matched = [m[pos] for m, pos in zip(matched_idxs, positive)]
-            mask_logits = self.predict_masks(features, mask_proposals, image_shapes)
-            losses["loss_mask"] = maskrcnn_loss(mask_logits, mask_proposals, [t["masks"] for t in targets],
-                                                [t["labels"] for t in targets], positive_matched)
-        return losses
+            losses.update(self.mask_branch(features, proposals, image_shapes, targets, result, labels,
+                                           matched_idxs))
+        return result, losses
 
-    def _detect(self, features: dict[str, Tensor], proposals: list[Tensor],
-                image_shapes: list[tuple[int, int]]) -> list[dict[str, Tensor]]:
-        class_logits, box_regression = self.predict_boxes(features, proposals, image_shapes)
-        boxes, scores, labels = postprocess_detections(class_logits, box_regression, proposals, image_shapes,
-                                                       self.box_coder, self.score_thresh, self.nms_thresh,
-                                                       self.detections_per_img)
-        result = [{"boxes": b, "labels": l, "scores": s} for b, l, s in zip(boxes, labels, scores)]
-        if self.has_mask():
-            mask_logits = self.predict_masks(features, boxes, image_shapes)
-            for prediction, masks in zip(result, maskrcnn_inference(mask_logits, labels)):
-                prediction["masks"] = masks
-        return result
+    def mask_branch(self, features: dict[str, Tensor], proposals: list[Tensor], image_shapes: list[tuple[int, int]],
+                    targets: Optional[list[dict[str, Tensor]]], result: list[dict[str, Tensor]],
+                    labels: list[Tensor], matched_idxs: Optional[list[Tensor]]) -> dict[str, Tensor]:
+        """Training: the mask loss on the foreground RoIs. Inference: adds ``"masks"`` (``[D, 1, 28, 28]``
+        probabilities of each detection's class) to ``result`` and returns no loss."""
+        if self.training:
+            mask_proposals, positive_matched = proposal_targets.positive_samples(proposals, labels, matched_idxs)
+        else:
+            mask_proposals = [r["boxes"] for r in result]
+        mask_features = self.mask_head(self.mask_roi_pool(features, mask_proposals, image_shapes))
+        (mask_logits,) = to_float32(self.mask_predictor(mask_features))
+        if self.training:
+            return self.mask_losses(mask_logits, mask_proposals, [t["masks"] for t in targets],
+                                    [t["labels"] for t in targets], positive_matched)
+        for prediction, masks in zip(result, maskrcnn_inference(mask_logits, [r["labels"] for r in result])):
+            prediction["masks"] = masks
+        return {}

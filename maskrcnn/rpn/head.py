@@ -5,7 +5,7 @@ import torch
 from torch import Tensor, nn
 
 from ..legacy_keys import rename_legacy_keys
-from ..ops.conv_norm_act import conv_norm_act
+from ..ops.conv_norm_act import Conv2dNormActivation
 
 
 class RPNHead(nn.Module):
@@ -15,7 +15,7 @@ class RPNHead(nn.Module):
 
     def __init__(self, in_channels: int, num_anchors: int, conv_depth: int = 1) -> None:
         super().__init__()
-        self.conv = nn.Sequential(*[conv_norm_act(in_channels, in_channels, kernel_size=3)
+        self.conv = nn.Sequential(*[Conv2dNormActivation(in_channels, in_channels, kernel_size=3, norm_layer=None)
                                     for _ in range(conv_depth)])
         self.cls_logits = nn.Conv2d(in_channels, num_anchors, kernel_size=1, stride=1)
         self.bbox_pred = nn.Conv2d(in_channels, num_anchors * 4, kernel_size=1, stride=1)

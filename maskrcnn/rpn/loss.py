@@ -7,6 +7,8 @@ number of sampled anchors. An image without boxes contributes negatives only.
 """
 from __future__ import annotations
 
+from typing import Callable
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -19,16 +21,20 @@ from ..sampling import BalancedPositiveNegativeSampler
 SMOOTH_L1_BETA = 1.0 / 9
 
 
-def assign_targets_to_anchors(anchors: list[Tensor], gt_boxes: list[Tensor],
-                              matcher: Matcher) -> tuple[list[Tensor], list[Tensor]]:
-    """Per image: float labels (1 object, 0 background, -1 ignored) and each anchor's matched ground-truth box."""
+def assign_targets_to_anchors(anchors: list[Tensor], gt_boxes: list[Tensor], matcher: Matcher,
+                              similarity: Callable[[Tensor, Tensor], Tensor] = box_iou
+                              ) -> tuple[list[Tensor], list[Tensor]]:
+    """Per image: float labels (1 object, 0 background, -1 ignored) and each anchor's matched ground-truth box.
+
+    ``similarity(gt, anchors)`` is the match quality matrix ``[G, A]`` (IoU).
+    """
     labels, matched_gt_boxes = [], []
     for anchors_per_image, gt in zip(anchors, gt_boxes):
         if gt.numel() == 0:
             matched_gt_boxes.append(torch.zeros_like(anchors_per_image))
             labels.append(torch.zeros(anchors_per_image.shape[0], dtype=torch.float32, device=anchors_per_image.device))
             continue
-        matched_idxs = matcher(box_iou(gt, anchors_per_image))
+        matched_idxs = matcher(similarity(gt, anchors_per_image))
         matched_gt_boxes.append(gt[matched_idxs.clamp(min=0)])
         image_labels = (matched_idxs >= 0).to(torch.float32)
         image_labels[matched_idxs == matcher.BELOW_LOW_THRESHOLD] = 0.0

@@ -1,0 +1,36 @@
+"""Extension points of the training loop: subclass :class:`TrainerHook`, override what you need, pass it to
+``Trainer(hooks=[...])``. The loop itself never needs editing.
+
+Order within a step: ``before_step`` -> forward, loss check, backward -> ``after_backward`` (gradients ready, not yet
+applied; under a ``GradScaler`` they are already unscaled) -> optimizer and schedule step -> ``after_step``. After
+the last step of an epoch: ``after_epoch``, evaluation, ``after_evaluation``, then the checkpoints are written.
+``trainer.request_stop()`` from any hook ends training after the current step or evaluation, with a checkpoint.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # only for the annotations; the trainer imports this module
+    from .trainer import Trainer
+
+
+class TrainerHook:
+    """Does nothing at every point; each method receives the :class:`~maskrcnn.engine.trainer.Trainer`, whose
+    ``model``, ``module`` (unwrapped from DDP), ``optimizer``, ``scheduler`` and ``state`` (epoch, iteration, metrics)
+    it may read or change."""
+
+    def before_step(self, trainer: "Trainer", images: list, targets: list) -> None:
+        """The batch is on the device, the model not yet called."""
+
+    def after_backward(self, trainer: "Trainer") -> None:
+        """Gradients are computed and not yet applied: clip, inspect or modify them here."""
+
+    def after_step(self, trainer: "Trainer", losses: dict[str, float]) -> None:
+        """The weights have changed; ``losses`` are this step's values (averaged over ranks), plus ``"loss"``."""
+
+    def after_epoch(self, trainer: "Trainer", epoch: int) -> None:
+        """Epoch ``epoch`` (from 0) has ended; evaluation comes next."""
+
+    def after_evaluation(self, trainer: "Trainer", metrics: dict[str, Any]) -> None:
+        """``metrics`` as ``evaluate_on_coco`` returns them (``{"bbox": {...}, "segm": {...}}``); on ranks other
+        than 0 they are empty."""

@@ -1,0 +1,137 @@
+"""The fast forms of the backbone's standard blocks: same children, same parameters, folded and fused arithmetic.
+
+Each class subclasses the plain one and only replaces ``forward``: batch norm with fixed statistics folded into its
+convolution, the residual sum and ReLU fused into it (one oneDNN kernel at CPU inference), channels-last on CPU
+(:func:`maskrcnn.ops.fused_conv.conv_norm_relu`). Where a block no longer has its standard form when called (a layer
+swapped, a hook added), it runs its plain ``forward``. Results equal the plain module's up to float rounding.
+"""
+from __future__ import annotations
+
+from collections import OrderedDict
+
+import torch.nn.functional as F
+from torch import Tensor
+
+from ..backbone.backbone_with_fpn import IntermediateLayerGetter
+from ..backbone.fpn import FeaturePyramidNetwork
+from ..backbone.resnet import BasicBlock, Bottleneck
+from ..ops.conv_norm_act import Conv2dNormActivation
+from ..ops.fused_conv import conv_norm_relu
+from .patterns import conv_norm_relu_parts, is_conv, is_conv_norm, is_foldable_norm, is_relu, unhooked
+
+
+def standard_shortcut(downsample) -> bool:
+    return downsample is None or is_conv_norm(downsample)
+
+
+def shortcut(x: Tensor, downsample) -> Tensor:
+    return x if downsample is None else conv_norm_relu(x, downsample[0], downsample[1], relu=False)
+
+
+class FusedBasicBlock(BasicBlock):
+    @staticmethod
+    def recognises(block: BasicBlock) -> bool:
+        return (is_conv(block.conv1) and is_foldable_norm(block.bn1) and is_conv(block.conv2)
+                and is_foldable_norm(block.bn2) and is_relu(block.relu) and standard_shortcut(block.downsample))
+
+    def forward(self, x: Tensor) -> Tensor:
+        if not self.recognises(self):
+            return super().forward(x)
+        identity = shortcut(x, self.downsample)
+        out = conv_norm_relu(x, self.conv1, self.bn1)
+        return conv_norm_relu(out, self.conv2, self.bn2, residual=identity)
+
+
+class FusedBottleneck(Bottleneck):
+    @staticmethod
+    def recognises(block: Bottleneck) -> bool:
+        return (all(is_conv(c) for c in (block.conv1, block.conv2, block.conv3))
+                and all(is_foldable_norm(n) for n in (block.bn1, block.bn2, block.bn3))
+                and is_relu(block.relu) and standard_shortcut(block.downsample))
+
+    def forward(self, x: Tensor) -> Tensor:
+        if not self.recognises(self):
+            return super().forward(x)
+        identity = shortcut(x, self.downsample)
+        out = conv_norm_relu(x, self.conv1, self.bn1)
+        out = conv_norm_relu(out, self.conv2, self.bn2)
+        return conv_norm_relu(out, self.conv3, self.bn3, residual=identity)
+
+
+class FusedConv2dNormActivation(Conv2dNormActivation):
+    """``[Conv2d, batch norm?, ReLU?]`` as one folded, fused convolution (FPN, RPN head and mask head blocks)."""
+
+    @staticmethod
+    def recognises(block: Conv2dNormActivation) -> bool:
+        return conv_norm_relu_parts(block) is not None
+
+    def forward(self, x: Tensor) -> Tensor:
+        parts = conv_norm_relu_parts(self)
+        if parts is None:
+            return super().forward(x)
+        conv, norm, relu = parts
+        return conv_norm_relu(x, conv, norm, relu=relu)
+
+
+class FusedIntermediateLayerGetter(IntermediateLayerGetter):
+    """Runs a ResNet's ``conv1, bn1, relu`` stem as one fused convolution; the other children as they are."""
+
+    @staticmethod
+    def recognises(getter: IntermediateLayerGetter) -> bool:
+        return any(FusedIntermediateLayerGetter._stem_at(list(getter.items()), i, getter.return_layers)
+                   for i in range(len(getter)))
+
+    @staticmethod
+    def _stem_at(children: list, i: int, return_layers: dict[str, str]) -> bool:
+        """Children i, i+1, i+2 are conv, foldable norm, ReLU, and neither of the first two is a returned output."""
+        triple = children[i:i + 3]
+        return (len(triple) == 3 and is_conv(triple[0][1]) and is_foldable_norm(triple[1][1])
+                and is_relu(triple[2][1]) and not return_layers.keys() & {triple[0][0], triple[1][0]})
+
+    def forward(self, x: Tensor) -> dict[str, Tensor]:
+        out = OrderedDict()
+        children = list(self.items())
+        i = 0
+        while i < len(children):
+            name, module = children[i]
+            if self._stem_at(children, i, self.return_layers):
+                x = conv_norm_relu(x, module, children[i + 1][1])
+                i += 2
+                name = children[i][0]
+            else:
+                x = module(x)
+            if name in self.return_layers:
+                out[self.return_layers[name]] = x
+            i += 1
+        return out
+
+
+class FusedFeaturePyramidNetwork(FeaturePyramidNetwork):
+    """The top-down sum rides on each lateral 1x1 convolution as its fused residual input."""
+
+    @staticmethod
+    def recognises(fpn: FeaturePyramidNetwork) -> bool:
+        return any(FusedFeaturePyramidNetwork._lateral_parts(block) is not None for block in fpn.inner_blocks)
+
+    @staticmethod
+    def _lateral_parts(block):
+        parts = conv_norm_relu_parts(block) if isinstance(block, Conv2dNormActivation) and unhooked(block) else None
+        return parts if parts is not None and not parts[2] else None  # a lateral has no activation
+
+    def forward(self, x: dict[str, Tensor]) -> dict[str, Tensor]:
+        names = list(x.keys())
+        features = list(x.values())
+        last_inner = self.get_result_from_inner_blocks(features[-1], -1)
+        results = [self.get_result_from_layer_blocks(last_inner, -1)]
+        for idx in range(len(features) - 2, -1, -1):
+            parts = self._lateral_parts(self.inner_blocks[idx])
+            if parts is None:
+                inner_lateral = self.get_result_from_inner_blocks(features[idx], idx)
+                last_inner = inner_lateral + F.interpolate(last_inner, size=inner_lateral.shape[-2:], mode="nearest")
+            else:
+                top_down = F.interpolate(last_inner, size=features[idx].shape[-2:], mode="nearest")
+                last_inner = conv_norm_relu(features[idx], parts[0], parts[1], relu=False, residual=top_down)
+            results.insert(0, self.get_result_from_layer_blocks(last_inner, idx))
+        if self.extra_blocks is not None:
+            results, names = self.extra_blocks(results, features, names)
+        return OrderedDict(zip(names, results))
