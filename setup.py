@@ -11,8 +11,10 @@ setup(
     install_requires=[
         # torchvision pins the torch it was built with; installing torchvision from the
         # registry therefore brings a torch whose C++ ops (nms, roi_align) load.
-        "torch",
-        "torchvision",
+        # Tested with torch 2.14.1 and torchvision 0.29.1. The fast form (maskrcnn.optimize) uses private
+        # oneDNN ops, probed at run time: where a torch lacks them it falls back to plain kernels.
+        "torch>=2.14,<2.15",
+        "torchvision>=0.29,<0.30",
         "pycocotools",
         "numpy",
         "opencv-python",

@@ -56,6 +56,17 @@ def boxes_to_rois(boxes: list[Tensor]) -> Tensor:
 
 
 class MultiScaleRoIAlign(nn.Module):
+    """Pools a fixed-size feature for each box from the pyramid level that fits its size.
+
+    Args:
+        featmap_names: names of the feature maps (in the backbone's ordered dict) to pool from, finest first.
+        output_size: ``(h, w)`` (or one int) of each pooled feature: 7 for the box head, 14 for the mask head.
+        sampling_ratio: bilinear samples per bin side (2 in the detectors); 0 or less: adaptive,
+            ``ceil(roi size / output size)``, as ``roi_align`` defines it.
+        canonical_scale, canonical_level: a box of side ``canonical_scale`` maps to level ``canonical_level``
+            (224 and 4: ImageNet's crop size on the stride-16 level).
+    """
+
     def __init__(self, featmap_names: list[str], output_size: Union[int, Sequence[int]], sampling_ratio: int, *,
                  canonical_scale: int = CANONICAL_SCALE, canonical_level: int = CANONICAL_LEVEL) -> None:
         super().__init__()

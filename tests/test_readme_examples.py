@@ -5,6 +5,8 @@ from pathlib import Path
 import torch
 from torchvision.models.detection import maskrcnn_resnet50_fpn as tv_maskrcnn_resnet50_fpn
 
+import maskrcnn
+
 README = Path(__file__).resolve().parents[1] / "README.md"
 
 
@@ -42,3 +44,22 @@ def test_readme_data_example_runs(tmp_path, monkeypatch):
     assert namespace["image"].shape[0] == 3
     assert namespace["target"]["masks"].shape[0] == namespace["target"]["boxes"].shape[0]
     assert namespace["data"].class_names == ["__background__", "square", "circle", "triangle", "star"]
+
+
+def test_readme_research_tweaks_run(tmp_path, monkeypatch):
+    text = README.read_text()
+    section = text.split("\n## Research tweaks", 1)[1].split("\n## ", 1)[0]
+    examples = re.findall(r"```python\n(.*?)```", section, flags=re.S)
+    assert len(examples) >= 6
+    monkeypatch.chdir(tmp_path)
+    namespace: dict = {}
+    for code in examples:
+        exec(compile(code, str(README), "exec"), namespace)
+    assert sorted(namespace["features"]) == ["0", "1", "2", "3", "pool"]
+    assert namespace["features"]["0"].shape == (1, 256, 80, 112)  # the shapes the README prints
+    model = namespace["model"]
+    assert type(model.roi_heads).__name__ == "ClassAgnosticNMS" and isinstance(model.backbone.body.layer4[0].relu,
+                                                                               torch.nn.GELU)
+    assert namespace["trainer"].state.iteration == 2 and (tmp_path / "result/tweaks/checkpoints/last.pth").exists()
+    assert set(namespace["fast"]) == {"boxes", "labels", "scores", "masks"}
+    assert not maskrcnn.optimized.optimized_modules(model)

@@ -19,6 +19,8 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TOOLS = os.path.join(REPO, "tools")
 ENV = {**os.environ, "OMP_NUM_THREADS": "2", "PYTHONUNBUFFERED": "1"}
 TINY_MODEL = ["--min-size", "64", "--max-size", "96", "--batch-size", "2", "--workers", "0"]
+#: The shared run weights a loss, so that the resume test shows the weights come back with the run's settings.
+LOSS_WEIGHTS = ["--loss-weights", "mask=2"]
 
 
 def tool(name, *args, cwd=None, timeout=300):
@@ -37,7 +39,7 @@ def tiny_shapes(tmp_path_factory):
 def trained(tiny_shapes, tmp_path_factory):
     """One short training run (2 epochs of 4 steps) shared by the tests that need a checkpoint."""
     out = tmp_path_factory.mktemp("run")
-    done = tool("train.py", "--data-root", tiny_shapes, "--epochs", 2, "--output", out, *TINY_MODEL)
+    done = tool("train.py", "--data-root", tiny_shapes, "--epochs", 2, "--output", out, *LOSS_WEIGHTS, *TINY_MODEL)
     assert done.returncode == 0, done.stderr[-3000:]
     return out, done
 
@@ -57,6 +59,7 @@ def test_training_writes_checkpoints_logs_and_metrics(trained):
     assert checkpoint["class_names"] == ["__background__", "square", "circle", "triangle", "star"]
     assert set(checkpoint["metrics"]) == {"bbox", "segm"} and "AP75" in checkpoint["metrics"]["segm"]
     assert checkpoint["model_config"]["backbone"] == "resnet18"
+    assert checkpoint["args"]["loss_weights"] == ["mask=2"]
     events = [f for f in os.listdir(out / "logs") if f.startswith("events.out.tfevents")]
     assert events
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
@@ -96,7 +99,7 @@ def run_until_interrupted(args, sig, after_iterations=None, after_file=None):
 
 def test_ctrl_c_writes_a_checkpoint_and_resuming_ends_with_the_same_weights(tiny_shapes, trained, tmp_path):
     reference, _ = trained
-    args = ["--data-root", tiny_shapes, "--epochs", 2, "--output", tmp_path, *TINY_MODEL]
+    args = ["--data-root", tiny_shapes, "--epochs", 2, "--output", tmp_path, *LOSS_WEIGHTS, *TINY_MODEL]
     code, _, stderr = run_until_interrupted(args, signal.SIGINT, after_iterations=2)
     assert code == 130, stderr[-2000:]
     assert "interrupted at iteration" in stderr and "--resume" in stderr
@@ -219,3 +222,14 @@ def test_predict_without_weights_and_with_weights_that_do_not_fit(trained, tmp_p
     misfit = tool("predict.py", image, "--weights", tmp_path / "plain.pth")
     assert misfit.returncode == 2, misfit.stderr
     assert misfit.stderr.startswith("error: ") and misfit.stderr.count("\n") == 1 and "Traceback" not in misfit.stderr
+
+
+def test_options_are_never_abbreviated_and_loss_weights_are_checked(trained, tmp_path):
+    out, _ = trained
+    abbreviated = tool("train.py", "--resume", "--epoch", 8, "--output", out)
+    assert abbreviated.returncode == 2 and "unrecognized arguments: --epoch 8" in abbreviated.stderr
+    unknown = tool("train.py", "--loss-weights", "masks=2", "--output", tmp_path)
+    assert unknown.returncode == 2 and unknown.stderr.count("\n") == 1
+    assert unknown.stderr.startswith("error: --loss-weights: unknown loss 'masks'")
+    negative = tool("train.py", "--loss-weights", "mask=-1", "--output", tmp_path)
+    assert negative.returncode == 2 and "a weight >= 0" in negative.stderr

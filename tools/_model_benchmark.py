@@ -51,6 +51,7 @@ def variants(include_reference_fast: bool) -> list[Variant]:
     found = [Variant("torchvision", "torchvision"),
              Variant("torchvision channels-last", "torchvision", channels_last=True),
              Variant("ours plain", "ours"),
+             Variant("ours plain channels-last", "ours", channels_last=True),
              Variant("ours optimized", "ours", optimized=True),
              Variant("ours optimized, fast mode", "ours", optimized=True, fast=True)]
     if include_reference_fast:

@@ -1,5 +1,7 @@
 """One convolution with its batch norm folded in and its residual sum and ReLU fused: the same numbers, less traffic.
 
+The arithmetic of the fast form (:mod:`maskrcnn.optimized`); the plain modules never call it.
+
 Folding is exact algebra (results differ from conv-then-norm by float rounding only): a batch norm with fixed
 statistics is ``y = x * s + t`` per channel, so ``norm(conv(x, W)) == conv(x, W * s) + t``. It applies to
 :class:`FrozenBatchNorm2d` always and to ``nn.BatchNorm2d`` in eval mode; a ``BatchNorm2d`` in training mode
