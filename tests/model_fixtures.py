@@ -64,3 +64,25 @@ def swap_relus_for_gelus(module: nn.Module) -> int:
                 setattr(parent, name, nn.GELU())
                 swapped += 1
     return swapped
+
+
+def assert_same_training_step(ours: nn.Module, reference: nn.Module, images, targets, rtol: float, atol: float,
+                              seed: int = 5) -> dict:
+    """Both models in train mode, the same sampling seed: equal losses, then equal gradients of every parameter.
+    Returns the reference's losses."""
+    ours.train()
+    reference.train()
+    torch.manual_seed(seed)
+    expected = reference(images, targets)
+    torch.manual_seed(seed)
+    got = ours(images, targets)
+    assert sorted(got) == sorted(expected)
+    for name, value in expected.items():
+        torch.testing.assert_close(got[name], value, rtol=rtol, atol=atol, msg=name)
+    sum(expected.values()).backward()
+    sum(got.values()).backward()
+    for (name, p), q in zip(reference.named_parameters(), ours.parameters()):
+        assert (p.grad is None) == (q.grad is None), name
+        if p.grad is not None:
+            torch.testing.assert_close(q.grad, p.grad, rtol=rtol, atol=atol, msg=name)
+    return expected

@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from maskrcnn.ops.boxes import box_iou
-from tests.model_fixtures import model_pair, pretrained_like_pair, random_images, targets_for
+from tests.model_fixtures import (assert_same_training_step, model_pair, pretrained_like_pair, random_images,
+                                  targets_for)
 
 SIZES = [(200, 260), (240, 180)]  # landscape and portrait
 
@@ -85,23 +86,9 @@ def test_eval_float32_equals_torchvision_within_tolerance():
 
 def test_train_losses_and_gradients_float64_equal_torchvision_with_an_empty_image():
     reference, ours = model_pair()
-    reference.train()
-    ours.train()
     images, targets = random_images(SIZES), targets_for(SIZES, empty_index=1)
-    torch.manual_seed(5)
-    ref_losses = reference(images, targets)
-    torch.manual_seed(5)
-    our_losses = ours(images, targets)
-    assert sorted(our_losses) == sorted(ref_losses) == sorted(
-        ["loss_classifier", "loss_box_reg", "loss_mask", "loss_objectness", "loss_rpn_box_reg"])
-    for name in ref_losses:
-        torch.testing.assert_close(our_losses[name], ref_losses[name], rtol=0, atol=1e-6, msg=name)
-    sum(ref_losses.values()).backward()
-    sum(our_losses.values()).backward()
-    for (name, p), q in zip(reference.named_parameters(), ours.parameters()):
-        assert (p.grad is None) == (q.grad is None), name
-        if p.grad is not None:
-            torch.testing.assert_close(q.grad, p.grad, rtol=0, atol=1e-6, msg=name)
+    losses = assert_same_training_step(ours, reference, images, targets, rtol=0, atol=1e-6)
+    assert sorted(losses) == ["loss_box_reg", "loss_classifier", "loss_mask", "loss_objectness", "loss_rpn_box_reg"]
 
 
 def test_batch_of_only_empty_images_gives_exact_zero_box_and_mask_losses():

@@ -18,8 +18,8 @@ from maskrcnn.optimized import optimized_modules
 from maskrcnn.ops import fused_conv
 from maskrcnn.ops.precision import fast_mode_dtype
 from maskrcnn.testing import CLASSIFIER_SCALE, match_detections, randomise_frozen_batch_norm
-from tests.model_fixtures import (QUICK, SMALL, model_pair, pretrained_like_pair, random_images,
-                                  swap_relus_for_gelus, targets_for)
+from tests.model_fixtures import (QUICK, SMALL, assert_same_training_step, model_pair, pretrained_like_pair,
+                                  random_images, swap_relus_for_gelus, targets_for)
 
 SIZES = [(200, 260), (240, 180)]
 EXACT = dict(rtol=1e-10, atol=1e-10)
@@ -71,21 +71,8 @@ def test_float64_inference_equals_the_plain_model(kind):
 @pytest.mark.parametrize("kind", ["default", "frozen batch norm"])
 def test_float64_training_losses_and_gradients_equal_the_plain_model(kind):
     plain, fast = plain_and_optimized(kind, **QUICK)
-    plain.train()
-    fast.train()
     images, targets = random_images(SIZES), targets_for(SIZES, empty_index=1)
-    torch.manual_seed(5)
-    expected = plain(images, targets)
-    torch.manual_seed(5)
-    got = fast(images, targets)
-    for name, value in expected.items():
-        torch.testing.assert_close(got[name], value, **EXACT, msg=name)
-    sum(expected.values()).backward()
-    sum(got.values()).backward()
-    for (name, p), q in zip(plain.named_parameters(), fast.parameters()):
-        assert (p.grad is None) == (q.grad is None), name
-        if p.grad is not None:
-            torch.testing.assert_close(q.grad, p.grad, **EXACT, msg=name)
+    assert_same_training_step(fast, plain, images, targets, **EXACT)
 
 
 @pytest.mark.parametrize("kind", ["frozen batch norm", "GELU backbone + GroupNorm mask head"])

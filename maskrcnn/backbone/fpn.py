@@ -73,15 +73,18 @@ class FeaturePyramidNetwork(nn.Module):
         """``layer_blocks[idx](x)``: the output 3x3 convolution of level ``idx`` (torchvision's override point)."""
         return self.layer_blocks[idx](x)
 
+    def merge_top_down(self, feature: Tensor, last_inner: Tensor, idx: int) -> Tensor:
+        """Level ``idx``'s lateral 1x1 convolution plus the coarser running map upsampled (nearest) to its size."""
+        inner_lateral = self.get_result_from_inner_blocks(feature, idx)
+        return inner_lateral + F.interpolate(last_inner, size=inner_lateral.shape[-2:], mode="nearest")
+
     def forward(self, x: dict[str, Tensor]) -> dict[str, Tensor]:
         names = list(x.keys())
         features = list(x.values())
         last_inner = self.get_result_from_inner_blocks(features[-1], -1)
         results = [self.get_result_from_layer_blocks(last_inner, -1)]
         for idx in range(len(features) - 2, -1, -1):
-            inner_lateral = self.get_result_from_inner_blocks(features[idx], idx)
-            top_down = F.interpolate(last_inner, size=inner_lateral.shape[-2:], mode="nearest")
-            last_inner = inner_lateral + top_down
+            last_inner = self.merge_top_down(features[idx], last_inner, idx)
             results.insert(0, self.get_result_from_layer_blocks(last_inner, idx))
         if self.extra_blocks is not None:
             results, names = self.extra_blocks(results, features, names)

@@ -116,22 +116,13 @@ class FusedFeaturePyramidNetwork(FeaturePyramidNetwork):
     @staticmethod
     def _lateral_parts(block):
         parts = conv_norm_relu_parts(block) if isinstance(block, Conv2dNormActivation) and unhooked(block) else None
-        return parts if parts is not None and not parts[2] else None  # a lateral has no activation
+        # a lateral is a 1x1 convolution (its output has the input's size) without activation
+        standard = parts is not None and not parts[2] and parts[0].kernel_size == (1, 1) and parts[0].stride == (1, 1)
+        return parts if standard else None
 
-    def forward(self, x: dict[str, Tensor]) -> dict[str, Tensor]:
-        names = list(x.keys())
-        features = list(x.values())
-        last_inner = self.get_result_from_inner_blocks(features[-1], -1)
-        results = [self.get_result_from_layer_blocks(last_inner, -1)]
-        for idx in range(len(features) - 2, -1, -1):
-            parts = self._lateral_parts(self.inner_blocks[idx])
-            if parts is None:
-                inner_lateral = self.get_result_from_inner_blocks(features[idx], idx)
-                last_inner = inner_lateral + F.interpolate(last_inner, size=inner_lateral.shape[-2:], mode="nearest")
-            else:
-                top_down = F.interpolate(last_inner, size=features[idx].shape[-2:], mode="nearest")
-                last_inner = conv_norm_relu(features[idx], parts[0], parts[1], relu=False, residual=top_down)
-            results.insert(0, self.get_result_from_layer_blocks(last_inner, idx))
-        if self.extra_blocks is not None:
-            results, names = self.extra_blocks(results, features, names)
-        return OrderedDict(zip(names, results))
+    def merge_top_down(self, feature: Tensor, last_inner: Tensor, idx: int) -> Tensor:
+        parts = self._lateral_parts(self.inner_blocks[idx])
+        if parts is None:
+            return super().merge_top_down(feature, last_inner, idx)
+        top_down = F.interpolate(last_inner, size=feature.shape[-2:], mode="nearest")
+        return conv_norm_relu(feature, parts[0], parts[1], relu=False, residual=top_down)
