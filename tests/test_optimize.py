@@ -110,14 +110,16 @@ def test_only_standard_unhooked_blocks_change_and_deoptimize_restores_them():
     assert fired
 
 
-def test_a_hook_registered_after_optimize_fires():
+def test_a_hook_registered_or_a_forward_patched_after_optimize_takes_effect():
     model = maskrcnn.optimize(model_pair(dtype=torch.float32)[1])
     captured = {}
     model.backbone.body.layer1[0].conv1.register_forward_hook(lambda m, i, o: captured.setdefault("conv1", o))
     model.backbone.fpn.inner_blocks[0][0].register_forward_hook(lambda m, i, o: captured.setdefault("lateral", o))
+    relu = model.backbone.body.layer2[0].relu
+    relu.forward = lambda x: captured.setdefault("relu", torch.relu(x))
     with torch.no_grad():
         model(random_images([(160, 200)], dtype=torch.float32))
-    assert captured["conv1"].shape[1] == 64 and captured["lateral"].shape[1] == 256
+    assert captured["conv1"].shape[1] == 64 and captured["lateral"].shape[1] == 256 and "relu" in captured
 
 
 def test_without_the_private_onednn_op_convolutions_run_unfused_after_one_warning(monkeypatch):

@@ -1,7 +1,8 @@
 """What the optimisation step recognises: standard layers, untouched by hooks.
 
-A layer qualifies only if its type is exactly the standard one (a subclass may have its own ``forward``) and nothing
-is hooked on it (running it inside a fused kernel would skip the hook). The fused modules check again on every call,
+A layer qualifies only if its type is exactly the standard one (a subclass may have its own ``forward``), no
+``forward`` was patched onto the instance, and nothing is hooked on it (running it inside a fused kernel would skip
+the hook or the patch). Global hooks (``torch.nn.modules.module.register_module_forward_hook``) are not seen. The fused modules check again on every call,
 so a hook registered or a layer swapped after :func:`maskrcnn.optimize` still takes effect.
 """
 from __future__ import annotations
@@ -16,8 +17,9 @@ FOLDABLE_NORMS = (nn.BatchNorm2d, FrozenBatchNorm2d)
 
 
 def unhooked(module: nn.Module) -> bool:
+    """No hook on the module and no ``forward`` patched onto it."""
     return not (module._forward_hooks or module._forward_pre_hooks or module._backward_hooks
-                or module._backward_pre_hooks)
+                or module._backward_pre_hooks or "forward" in vars(module))
 
 
 def is_conv(module: Optional[nn.Module]) -> bool:
