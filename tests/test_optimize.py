@@ -115,11 +115,15 @@ def test_a_hook_registered_or_a_forward_patched_after_optimize_takes_effect():
     captured = {}
     model.backbone.body.layer1[0].conv1.register_forward_hook(lambda m, i, o: captured.setdefault("conv1", o))
     model.backbone.fpn.inner_blocks[0][0].register_forward_hook(lambda m, i, o: captured.setdefault("lateral", o))
-    relu = model.backbone.body.layer2[0].relu
-    relu.forward = lambda x: captured.setdefault("relu", torch.relu(x))
+    patched_calls = []
+
+    def patched_relu(x):
+        patched_calls.append(x.shape)
+        return torch.relu(x)
+    model.backbone.body.layer2[0].relu.forward = patched_relu
     with torch.no_grad():
         model(random_images([(160, 200)], dtype=torch.float32))
-    assert captured["conv1"].shape[1] == 64 and captured["lateral"].shape[1] == 256 and "relu" in captured
+    assert captured["conv1"].shape[1] == 64 and captured["lateral"].shape[1] == 256 and len(patched_calls) == 3
 
 
 def test_without_the_private_onednn_op_convolutions_run_unfused_after_one_warning(monkeypatch):
