@@ -8,10 +8,11 @@ from .collate import collate_fn
 from .errors import DatasetError
 from .grouped_batch_sampler import GroupedBatchSampler, aspect_ratio_groups
 from .image_io import image_to_tensor, read_rgb
+from .layout import find_split
 from .shapes import CATEGORIES as SHAPES_CATEGORIES
 from .shapes import ShapesConfig, ensure_shapes_dataset, generate_shapes_dataset
 
 __all__ = ["CocoInstanceDataset", "AnnotationReport", "DatasetError", "COCO_DOWNLOAD_HINT", "coco2017_paths",
            "load_coco", "read_json", "class_names_of", "segmentation_to_mask", "segmentation_to_rle", "mask_to_rle", "collate_fn",
-           "GroupedBatchSampler", "aspect_ratio_groups", "read_rgb", "image_to_tensor",
+           "GroupedBatchSampler", "aspect_ratio_groups", "read_rgb", "image_to_tensor", "find_split",
            "SHAPES_CATEGORIES", "ShapesConfig", "generate_shapes_dataset", "ensure_shapes_dataset"]

@@ -5,8 +5,9 @@ become RGB), ``target`` a dict with
 
 * ``boxes``: float32 ``N x 4``, ``(x1, y1, x2, y2)`` in pixels (COCO's ``[x, y, w, h]`` converted, clipped to the
   image; boxes with no area are dropped),
-* ``labels``: int64 ``N``, the COCO category ids as they are (torchvision's convention: ``num_classes = 91`` for
-  COCO, index 0 is background and unused ids are gaps),
+* ``labels``: int64 ``N``, the model's labels of the categories (:class:`maskrcnn.categories.Categories`): COCO's
+  own category ids as they are (torchvision's convention: ``num_classes = 91``, index 0 is background and unused ids
+  are gaps), ids ``1..K`` as they are, any other ids mapped to ``1..K`` in id order,
 * ``masks``: uint8 ``N x H x W`` (0/1),
 * ``image_id`` (int), ``area`` (float32 ``N``, COCO's segment area), ``iscrowd`` (int64 ``N``, all 0).
 
@@ -28,6 +29,8 @@ import torch
 from pycocotools.coco import COCO
 from torch import Tensor
 from torch.utils.data import Dataset
+
+from maskrcnn.categories import Categories
 
 from .coco_masks import is_rle, segmentation_to_mask, split_polygon_parts
 from .errors import DatasetError
@@ -93,13 +96,8 @@ def load_coco(ann_file: str | os.PathLike) -> COCO:
 
 
 def class_names_of(coco: COCO) -> list[str]:
-    """Names indexed by label (= category id): ``"__background__"`` at 0, ``"N/A"`` for ids no category uses."""
-    categories = coco.dataset["categories"]
-    names = ["N/A"] * (max((c["id"] for c in categories), default=0) + 1)
-    names[0] = "__background__"
-    for category in categories:
-        names[category["id"]] = category["name"]
-    return names
+    """Names indexed by label (see :class:`maskrcnn.categories.Categories`)."""
+    return list(Categories.from_coco_categories(coco.dataset["categories"]).names)
 
 
 class CocoInstanceDataset(Dataset):
@@ -126,7 +124,7 @@ class CocoInstanceDataset(Dataset):
         self.coco = load_coco(self.ann_file)
         self.transforms = transforms
         self.skip_bad_images = skip_bad_images
-        self.class_names = class_names_of(self.coco)
+        self.categories = Categories.from_coco_categories(self.coco.dataset["categories"])
         self.report = AnnotationReport()
         self._targets = {image_id: self._usable_annotations(image_id) for image_id in sorted(self.coco.imgs)}
         self.ids = [i for i, anns in self._targets.items() if anns or not filter_empty]
@@ -138,7 +136,12 @@ class CocoInstanceDataset(Dataset):
     @property
     def num_classes(self) -> int:
         """Number of classes including background: what ``MaskRCNN(num_classes=...)`` needs for these labels."""
-        return len(self.class_names)
+        return self.categories.num_classes
+
+    @property
+    def class_names(self) -> list[str]:
+        """Category names indexed by label."""
+        return list(self.categories.names)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -193,7 +196,7 @@ class CocoInstanceDataset(Dataset):
             masks = torch.zeros((0, height, width), dtype=torch.uint8)
         return {
             "boxes": boxes,
-            "labels": torch.tensor([a["category_id"] for a in anns], dtype=torch.int64),
+            "labels": torch.tensor([self.categories.label_of(a["category_id"]) for a in anns], dtype=torch.int64),
             "masks": masks,
             "image_id": image_id,
             "area": torch.tensor([float(a.get("area", 0.0)) for a in anns], dtype=torch.float32),
@@ -206,6 +209,10 @@ class CocoInstanceDataset(Dataset):
         height, width = int(info["height"]), int(info["width"])
         usable = []
         for ann in self.coco.imgToAnns.get(image_id, []):
+            if not self.categories.has_category(ann.get("category_id")):
+                raise DatasetError(f"{self.ann_file}: annotation {ann.get('id')} (image {image_id}) has category_id "
+                                   f"{ann.get('category_id')!r}, which 'categories' does not list "
+                                   f"(ids: {sorted(set(self.categories.ids) - {0})[:10]})")
             if ann.get("iscrowd", 0):
                 self.report.crowd += 1
                 continue

@@ -33,7 +33,7 @@ def test_targets_follow_the_coco_conventions(tiny):
     # crowd (id 3), zero-area (id 4) are not targets; the others in annotation order: ids 1, 2, 5
     torch.testing.assert_close(target["boxes"], torch.tensor([[5, 12, 34, 25], [40, 30, 60, 40], [44, 2, 60, 12.]]))
     assert target["boxes"].dtype == torch.float32
-    assert target["labels"].tolist() == [1, 3, 3]
+    assert target["labels"].tolist() == [1, 2, 2]  # category ids 1, 3, 3: non-contiguous ids map to labels 1..K
     assert target["image_id"] == 1
     assert target["iscrowd"].tolist() == [0, 0, 0]
     torch.testing.assert_close(target["area"], torch.tensor([276.0, 200.0, 160.0]))
@@ -54,7 +54,7 @@ def test_uncompressed_rle_grayscale_and_cmyk_images(tiny):
     gray = np.asarray(Image.open(os.path.join(tiny["image_dir"], "gray.jpg")))
     np.testing.assert_allclose(image[0].numpy() * 255, gray, atol=1e-3)
     np.testing.assert_array_equal(target["masks"][0].numpy(), tiny["gray_mask"])
-    assert target["labels"].tolist() == [3]  # annotation 7 (only an invalid polygon) is dropped
+    assert target["labels"].tolist() == [2]  # category 3 ("dog"); annotation 7 (only an invalid polygon) is dropped
     image, target = item_by_image_id(dataset, 4)
     assert image.shape == (3, 28, 36)
     pil_rgb = np.asarray(Image.open(os.path.join(tiny["image_dir"], "cmyk.jpg")).convert("RGB")).astype(float)
@@ -80,8 +80,8 @@ def test_empty_images_kept_for_evaluation_filtered_for_training(tiny):
 
 def test_class_names_come_from_the_json(tiny):
     dataset = CocoInstanceDataset(tiny["image_dir"], tiny["ann_file"])
-    assert dataset.class_names == ["__background__", "cat", "N/A", "dog"]
-    assert dataset.num_classes == 4
+    assert dataset.class_names == ["__background__", "cat", "dog"]
+    assert dataset.num_classes == 3 and dataset.categories.ids == (0, 1, 3)
 
 
 def test_missing_layout_gives_one_line_with_the_download_hint(tiny, tmp_path):

@@ -13,26 +13,11 @@ import torch
 from PIL import Image
 from pycocotools import mask as coco_mask
 
-from dataset import ShapesConfig, coco2017_paths, generate_shapes_dataset
+from dataset import coco2017_paths
+from tests.tool_runner import ENV, TINY_MODEL, TOOLS, tool
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TOOLS = os.path.join(REPO, "tools")
-ENV = {**os.environ, "OMP_NUM_THREADS": "2", "PYTHONUNBUFFERED": "1"}
-TINY_MODEL = ["--min-size", "64", "--max-size", "96", "--batch-size", "2", "--workers", "0"]
 #: The shared run weights a loss, so that the resume test shows the weights come back with the run's settings.
 LOSS_WEIGHTS = ["--loss-weights", "mask=2"]
-
-
-def tool(name, *args, cwd=None, timeout=300):
-    return subprocess.run([sys.executable, os.path.join(TOOLS, name), *map(str, args)], capture_output=True,
-                          text=True, cwd=cwd, env=ENV, timeout=timeout)
-
-
-@pytest.fixture(scope="module")
-def tiny_shapes(tmp_path_factory):
-    config = ShapesConfig(image_size=(64, 96), object_size=(14, 40), objects_per_image=(1, 3))
-    return generate_shapes_dataset(str(tmp_path_factory.mktemp("data") / "shapes"), num_train=8, num_val=4, seed=1,
-                                   config=config)
 
 
 @pytest.fixture(scope="module")

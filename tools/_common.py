@@ -14,12 +14,14 @@ from typing import Callable, Optional
 
 import torch
 
-from dataset import CocoInstanceDataset, DatasetError, coco2017_paths, ensure_shapes_dataset
+from dataset import CocoInstanceDataset, DatasetError, coco2017_paths, ensure_shapes_dataset, find_split
 from maskrcnn.checkpoint import CheckpointError
 from maskrcnn.engine import newest_checkpoint
 from maskrcnn.ops.precision import fast_mode_dtype
 
+#: The datasets known by name; anything else given to --data is a folder in COCO-2017 layout.
 DATASETS = ("shapes", "coco2017")
+SPLITS = ("train", "val")
 DEFAULT_CHECKPOINTS = os.path.join("result", "checkpoints")
 DEFAULT_DATA_ROOTS = {"shapes": os.path.join("datasets", "shapes"), "coco2017": os.path.join("datasets", "coco")}
 
@@ -39,16 +41,49 @@ def add_fast_mode_argument(parser: argparse.ArgumentParser) -> None:
                         help="fast mode: float16 autocast on CUDA, bfloat16 on CPUs that have it natively")
 
 
-def add_data_arguments(parser, default: str = "shapes") -> None:
-    parser.add_argument("--data", choices=DATASETS, default=default,
-                        help="shapes: the built-in synthetic set (generated on first use); coco2017: COCO-2017 "
-                             "(default: %(default)s)")
+def add_data_arguments(parser) -> None:
+    parser.add_argument("--data", default="shapes", metavar="NAME_OR_FOLDER",
+                        help="shapes: the built-in synthetic set (generated on first use); coco2017: COCO-2017; or a "
+                             "folder in COCO-2017 layout: annotations/instances_{train,val}*.json and the image "
+                             "folders they name (default: %(default)s)")
     parser.add_argument("--data-root", default=None,
-                        help="dataset folder (default: datasets/shapes or datasets/coco)")
+                        help="folder of shapes or coco2017 (default: datasets/shapes or datasets/coco)")
+    for split in SPLITS:
+        parser.add_argument(f"--{split}-ann", metavar="FILE", help=f"a COCO instances file for the {split} split "
+                                                                  f"(with --{split}-images; instead of --data)")
+        parser.add_argument(f"--{split}-images", metavar="DIR", help=f"the folder of the {split} split's images")
 
 
 def data_root(args) -> str:
     return args.data_root or DEFAULT_DATA_ROOTS[args.data]
+
+
+def explicit_files(args) -> bool:
+    return any(getattr(args, f"{split}_{kind}", None) for split in SPLITS for kind in ("ann", "images"))
+
+
+def data_name(args) -> str:
+    """How the tools name the data in messages: shapes, coco2017, a folder or an annotation file."""
+    if explicit_files(args):
+        return os.path.basename(args.train_ann or args.val_ann)
+    return args.data
+
+
+def split_paths(args, split: str) -> Optional[tuple[str, str]]:
+    """``(image_dir, ann_file)`` of ``split`` in the data the arguments name, or None when it has no such split."""
+    if explicit_files(args):
+        images, ann = getattr(args, f"{split}_images"), getattr(args, f"{split}_ann")
+        if (images is None) != (ann is None):
+            raise UsageError(f"--{split}-ann and --{split}-images go together: the annotation file and its images")
+        return None if images is None else (images, ann)
+    if args.data in DATASETS:
+        root = data_root(args)
+        if args.data == "shapes":
+            ensure_shapes_dataset(root)
+        return coco2017_paths(root, split)
+    if not os.path.isdir(args.data):
+        raise UsageError(f"--data {args.data}: expected shapes, coco2017 or a folder in COCO-2017 layout")
+    return find_split(args.data, split)
 
 
 def check_fast_mode(fast_mode: bool, device: str) -> None:
@@ -58,12 +93,17 @@ def check_fast_mode(fast_mode: bool, device: str) -> None:
                          f"or AMX); this one has neither")
 
 
-def open_dataset(data: str, root: str, split: str, transforms=None, filter_empty: bool = False,
-                 skip_bad_images: bool = False) -> CocoInstanceDataset:
-    """The ``split`` ("train" / "val") of a dataset in the COCO-2017 layout; the shapes set is generated if absent."""
-    if data == "shapes":
-        ensure_shapes_dataset(root)
-    image_dir, ann_file = coco2017_paths(root, split)
+def open_dataset(args, split: str, transforms=None, filter_empty: bool = False,
+                 skip_bad_images: bool = False, required: bool = True) -> Optional[CocoInstanceDataset]:
+    """The ``split`` ("train" / "val") of the data the arguments name (the shapes set is generated if absent); None
+    for a split the data does not have, unless ``required``."""
+    paths = split_paths(args, split)
+    if paths is None:
+        if required:
+            raise UsageError(f"no {split} split in {data_name(args)}: give --{split}-ann and --{split}-images, or "
+                             f"--data with annotations/instances_{split}*.json")
+        return None
+    image_dir, ann_file = paths
     return CocoInstanceDataset(image_dir, ann_file, transforms, filter_empty=filter_empty,
                                skip_bad_images=skip_bad_images)
 

@@ -18,7 +18,7 @@ from typing import Optional
 import torch
 
 import maskrcnn
-from _common import (UsageError, add_data_arguments, add_fast_mode_argument, check_fast_mode, data_root, make_parser,
+from _common import (UsageError, add_data_arguments, add_fast_mode_argument, check_fast_mode, data_name, make_parser,
                      open_dataset, run, weights_or_newest)
 from dataset import load_coco, read_json
 from maskrcnn.engine import eval_loader, evaluate_on_coco, evaluate_results, load_detector
@@ -52,6 +52,11 @@ def write_json(path: str, data) -> None:
     os.replace(temporary, path)
 
 
+def describe(categories) -> str:
+    named = [f"{i}:{n}" for i, n in zip(categories.ids[1:], categories.names[1:]) if n != "N/A"]
+    return f"{len(named)} categories ({', '.join(named[:6])}{', ...' if len(named) > 6 else ''})"
+
+
 def read_results(path: str) -> list:
     results = read_json(path, "results file", error=UsageError)
     if not isinstance(results, list) or not all(isinstance(r, dict) and {"image_id", "category_id", "score"} <= r.keys()
@@ -81,13 +86,16 @@ def main(argv: Optional[list[str]] = None) -> int:
     weights = weights_or_newest(args.weights)
     check_fast_mode(args.fast_mode, args.device)
     device = torch.device(args.device)
-    model, _ = load_detector(weights, device)
+    model, categories = load_detector(weights, device)
     maskrcnn.optimize(model)
-    dataset = open_dataset(args.data, data_root(args), args.split, eval_transforms())
+    dataset = open_dataset(args, args.split, eval_transforms())
+    if categories != dataset.categories:
+        raise UsageError(f"{weights} predicts other categories than {dataset.ann_file} holds: "
+                         f"{describe(categories)} against {describe(dataset.categories)}")
     started = time.perf_counter()
     metrics, table, results, _ = evaluate_on_coco(model, eval_loader(dataset, args.batch_size, args.workers), device,
                                                   per_class=args.per_class, fast_mode=args.fast_mode)
-    print(f"{weights} on {args.data} {args.split} ({len(dataset)} images, {time.perf_counter() - started:.0f} s)")
+    print(f"{weights} on {data_name(args)} {args.split} ({len(dataset)} images, {time.perf_counter() - started:.0f} s)")
     print(table)
     write_json(os.path.join(args.out, "results.json"), results)
     write_json(os.path.join(args.out, "metrics.json"), metrics)

@@ -5,7 +5,8 @@
 
 For every image it writes <out>/<name>.jpg (drawn) and <out>/<name>.json:
 {"image", "width", "height", "instances": [{"label", "name", "score", "box": [x1, y1, x2, y2],
-"mask": {"size": [h, w], "counts": "..."}}]}, and prints one line: the file, how many instances, how long.
+"mask": {"size": [h, w], "counts": "..."}}]} (``label``: the training dataset's own category id), and prints one
+line: the file, how many instances, how long.
 Files that cannot be read get an error line each; the others are still processed and the exit status is 1.
 """
 from __future__ import annotations
@@ -24,6 +25,7 @@ import torch
 from _common import UsageError, add_fast_mode_argument, check_fast_mode, make_parser, run, weights_or_newest
 from dataset import DatasetError, image_to_tensor, mask_to_rle, read_rgb
 from maskrcnn import fast_mode, optimize
+from maskrcnn.categories import Categories
 from maskrcnn.engine import load_detector
 from maskrcnn.engine.coco_evaluation import MASK_THRESHOLD
 from visualization import draw_prediction, write_rgb
@@ -79,12 +81,13 @@ def output_names(paths: list[str]) -> list[str]:
     return names
 
 
-def instances_json(path: str, image: np.ndarray, output: dict, class_names: list[str]) -> dict:
+def instances_json(path: str, image: np.ndarray, output: dict, categories: Categories) -> dict:
+    """``label`` is the dataset's own category id, ``name`` its name."""
     instances = []
     masks = output.get("masks")  # a Faster R-CNN has none
     for k, (box, label, score) in enumerate(zip(output["boxes"].tolist(), output["labels"].tolist(),
                                                 output["scores"].tolist())):
-        instance = {"label": int(label), "name": class_names[label] if 0 <= label < len(class_names) else str(label),
+        instance = {"label": categories.category_id(label), "name": categories.name(label),
                     "score": round(float(score), 4), "box": [round(v, 2) for v in box]}
         if masks is not None:
             instance["mask"] = mask_to_rle((masks[k, 0] > MASK_THRESHOLD).numpy())
@@ -102,7 +105,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     for line in errors:
         print(f"error: {line}", file=sys.stderr)
     device = torch.device(args.device)
-    model, class_names = load_detector(weights, device)
+    model, categories = load_detector(weights, device)
     optimize(model)
     failures = len(errors)
     os.makedirs(args.out, exist_ok=True)
@@ -125,9 +128,9 @@ def main(argv: Optional[list[str]] = None) -> int:
             output = {k: v.cpu() for k, v in output.items()}
             keep = output["scores"] >= args.score_thresh
             output = {k: v[keep] for k, v in output.items()}
-            write_rgb(os.path.join(args.out, f"{name}.jpg"), draw_prediction(image, output, class_names, 0.0))
+            write_rgb(os.path.join(args.out, f"{name}.jpg"), draw_prediction(image, output, categories.names, 0.0))
             with open(os.path.join(args.out, f"{name}.json"), "w") as f:
-                json.dump(instances_json(path, image, output, class_names), f)
+                json.dump(instances_json(path, image, output, categories), f)
             print(f"{path}: {int(keep.sum())} instances, {elapsed * 1000:.0f} ms -> {args.out}/{name}.jpg")
     if failures:
         print(f"{failures} of {len(paths) + len(errors)} inputs failed", file=sys.stderr)

@@ -17,8 +17,8 @@ from typing import Any, Optional
 import torch
 
 import maskrcnn
-from _common import (UsageError, add_data_arguments, add_fast_mode_argument, check_fast_mode, data_root,
-                     make_parser, open_dataset, run)
+from _common import (DATASETS, UsageError, add_data_arguments, add_fast_mode_argument, check_fast_mode, data_name,
+                     explicit_files, make_parser, open_dataset, run)
 from maskrcnn.checkpoint import load_state_dict_into
 from maskrcnn.engine import (BACKBONES, EpochSeededDataset, ModelConfig, NonFiniteLossError, Trainer, build_model,
                              eval_loader, iterations_per_epoch, load_training_checkpoint, primary_ap,
@@ -29,8 +29,9 @@ from transforms import POLICIES, eval_transforms, train_transforms
 #: The losses a Mask R-CNN computes; ``--loss-weights`` takes them with or without the ``loss_`` prefix.
 LOSS_NAMES = ("loss_classifier", "loss_box_reg", "loss_mask", "loss_objectness", "loss_rpn_box_reg")
 
-#: Per-dataset defaults. coco2017 is torchvision's reference Mask R-CNN recipe (26 epochs, 37.9 box / 34.6 mask AP
-#: with an ImageNet backbone); shapes trains a small model from scratch in minutes on a CPU.
+#: Defaults by recipe. coco2017 is torchvision's reference Mask R-CNN recipe (26 epochs, 37.9 box / 34.6 mask AP
+#: with an ImageNet backbone); shapes trains a small model from scratch in minutes on a CPU. A user's own data trains
+#: with "scratch" (the shapes recipe, with the data's classes) or, given --weights, "finetune".
 RECIPES: dict[str, dict[str, Any]] = {
     "coco2017": dict(backbone="resnet50", epochs=26, batch_size=2, lr=0.02, lr_batch=16, optimizer="sgd",
                      weight_decay=1e-4, milestones=[16, 22], warmup_iters=1000, warmup_factor=1e-3,
@@ -44,6 +45,23 @@ RECIPES: dict[str, dict[str, Any]] = {
                    weight_decay=1e-4, milestones=[4], warmup_iters=50, warmup_factor=0.01,
                    augment="hflip", min_size=128, max_size=192, rpn_train=(600, 300), rpn_test=(300, 150),
                    rois_per_image=64, detections=25, widths=(128, 256, 128), workers=1, save_every=0),
+    # torchvision's fine-tuning tutorial (Mask R-CNN from the COCO file on PennFudan): SGD lr 0.005, momentum 0.9,
+    # weight decay 5e-4, batch 2, lr x0.1 every 3 epochs, a warm-up within the first epoch, horizontal flips, and the
+    # COCO model's sizes (800 / 1333, full-width heads, all of the file's weights but the class-specific layers).
+    # 10 epochs: the tutorial's first version; its current one trains 2 to stay short, too few for most datasets.
+    "finetune": dict(backbone="resnet50", epochs=10, batch_size=2, lr=0.005, lr_batch=None, optimizer="sgd",
+                     weight_decay=5e-4, milestones=[3, 6, 9], warmup_iters=1000, warmup_factor=1e-3,
+                     augment="hflip", min_size=800, max_size=1333, rpn_train=(2000, 2000), rpn_test=(1000, 1000),
+                     rois_per_image=512, detections=100, widths=(256, 1024, 256), workers=2, save_every=0),
+}
+RECIPES["scratch"] = RECIPES["shapes"]
+RECIPE_DESCRIPTIONS = {
+    "coco2017": "torchvision's COCO recipe",
+    "shapes": "the built-in set's CPU recipe",
+    "scratch": "from scratch: the built-in set's CPU recipe with this data's classes (ResNet-18-FPN at 128 px, "
+               "narrow heads, AdamW; --min-size and --backbone for larger or harder objects)",
+    "finetune": "fine-tuning --weights: torchvision's fine-tuning tutorial (SGD lr 0.005, momentum 0.9, weight "
+                "decay 5e-4, lr x0.1 every 3 epochs, batch 2, 800 px)",
 }
 
 
@@ -93,7 +111,8 @@ def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
         args.resume, args.checkpoint = path, checkpoint
     else:
         args.checkpoint = None
-    recipe = RECIPES[args.data]
+    args.recipe = recipe_for(args)
+    recipe = RECIPES[args.recipe]
     for name in ("backbone", "epochs", "batch_size", "augment", "min_size", "max_size", "workers", "save_every"):
         if getattr(args, name) is None:
             setattr(args, name, recipe[name])
@@ -108,6 +127,13 @@ def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
     args.loss_weight_values = parse_loss_weights(args.loss_weights)
     check_fast_mode(args.fast_mode, args.device)
     return args
+
+
+def recipe_for(args: argparse.Namespace) -> str:
+    """The named datasets have their recipe; a user's own data trains from scratch, or fine-tunes --weights."""
+    if args.data in DATASETS and not explicit_files(args):
+        return args.data
+    return "finetune" if args.weights else "scratch"
 
 
 def parse_loss_weights(items: list[str]) -> dict[str, float]:
@@ -134,7 +160,7 @@ def saved_args(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def make_optimizer(args: argparse.Namespace, model: torch.nn.Module) -> torch.optim.Optimizer:
-    recipe = RECIPES[args.data]
+    recipe = RECIPES[args.recipe]
     params = [p for p in model.parameters() if p.requires_grad]
     if recipe["optimizer"] == "sgd":
         return torch.optim.SGD(params, lr=args.lr, momentum=0.9, weight_decay=recipe["weight_decay"])
@@ -156,15 +182,14 @@ def main(argv: Optional[list[str]] = None) -> int:
     args = parse_args(argv)
     device = distributed.init_distributed(args.device)
     main_process = distributed.is_main_process()
-    recipe = RECIPES[args.data]
+    recipe = RECIPES[args.recipe]
     torch.manual_seed(args.seed)
 
-    root = data_root(args)
     if not main_process:  # rank 0 generates the built-in set if needed; the others wait for it
         distributed.barrier()
-    train_set = open_dataset(args.data, root, "train", train_transforms(args.augment), filter_empty=not args.keep_empty,
+    train_set = open_dataset(args, "train", train_transforms(args.augment), filter_empty=not args.keep_empty,
                              skip_bad_images=args.skip_bad_images)
-    val_set = open_dataset(args.data, root, "val", eval_transforms(), skip_bad_images=args.skip_bad_images)
+    val_set = open_dataset(args, "val", eval_transforms(), skip_bad_images=args.skip_bad_images, required=False)
     if main_process:
         distributed.barrier()
 
@@ -190,23 +215,31 @@ def main(argv: Optional[list[str]] = None) -> int:
             model, device_ids=[device.index] if device.type == "cuda" else None)
 
     optimizer = make_optimizer(args, model)
-    scheduler = warmup_multistep_lr(optimizer, iterations_per_epoch(len(train_set), args.batch_size),
-                                    recipe["milestones"], warmup_iters=recipe["warmup_iters"],
+    per_epoch = iterations_per_epoch(len(train_set), args.batch_size)
+    # the warm-up ends within the first epoch (torchvision's tutorial does so too): a small dataset has short epochs
+    scheduler = warmup_multistep_lr(optimizer, per_epoch, recipe["milestones"],
+                                    warmup_iters=min(recipe["warmup_iters"], max(1, per_epoch - 1)),
                                     warmup_factor=recipe["warmup_factor"])
     writer = None
     if main_process:
         from torch.utils.tensorboard import SummaryWriter
         writer = SummaryWriter(os.path.join(args.output, "logs"))
-        print(f"training on {len(train_set)} {args.data} images ({train_set.num_classes - 1} classes), "
-              f"{config.backbone}-FPN at {config.min_size} px, {args.epochs} epochs, batch {args.batch_size} x "
-              f"{distributed.world_size()}, lr {args.lr:g}, device {device}")
+        print(f"recipe: {RECIPE_DESCRIPTIONS[args.recipe]}")
+        print(f"training on {len(train_set)} {data_name(args)} images ({train_set.categories.num_categories} "
+              f"classes), {config.backbone}-FPN at {config.min_size} px, {args.epochs} epochs, batch "
+              f"{args.batch_size} x {distributed.world_size()}, lr {args.lr:g}, device {device}")
+        if val_set is None:
+            print("no validation split (--val-ann / --val-images, or annotations/instances_val*.json): training runs "
+                  "without evaluation, and best.pth is not written")
     trainer = Trainer(model, optimizer, scheduler, EpochSeededDataset(train_set, args.seed),
-                      eval_loader(val_set, args.batch_size, args.workers), device, epochs=args.epochs,
+                      eval_loader(val_set, args.batch_size, args.workers) if val_set is not None else None, device,
+                      epochs=args.epochs,
                       batch_size=args.batch_size, seed=args.seed, workers=args.workers, output=args.output,
                       fast_mode=args.fast_mode, save_every=args.save_every, writer=writer,
                       preview=tensorboard_preview(writer, train_set.class_names) if writer else None,
                       checkpoint_extras={"args": saved_args(args), "model_config": config.to_dict(),
-                                         "class_names": train_set.class_names})
+                                         "class_names": train_set.class_names,
+                                         "categories": train_set.categories.to_dict()})
     if args.checkpoint is not None:
         trainer.resume_from(args.checkpoint)
         if main_process:

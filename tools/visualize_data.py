@@ -11,7 +11,7 @@ from typing import Optional
 
 import torch
 
-from _common import UsageError, add_data_arguments, data_root, make_parser, open_dataset, run
+from _common import UsageError, add_data_arguments, data_name, make_parser, open_dataset, run
 from transforms import POLICIES, eval_transforms, train_transforms
 from visualization import draw_target, image_grid, write_rgb
 
@@ -34,13 +34,13 @@ def main(argv: Optional[list[str]] = None) -> int:
     if args.num < 1:
         raise UsageError(f"--num must be at least 1, got {args.num}")
     transforms = eval_transforms() if args.augment == "none" else train_transforms(args.augment)
-    dataset = open_dataset(args.data, data_root(args), args.split, transforms)
+    dataset = open_dataset(args, args.split, transforms)
     generator = torch.Generator().manual_seed(args.seed)
     indices = torch.randperm(len(dataset), generator=generator)[:args.num].tolist()
     torch.manual_seed(args.seed)
     drawn = [draw_target(*dataset[i], class_names=dataset.class_names) for i in indices]
     write_rgb(args.out, image_grid(drawn, columns=args.columns))
-    print(f"{args.out}: {len(drawn)} samples of {args.data} {args.split} after '{args.augment}' transforms")
+    print(f"{args.out}: {len(drawn)} samples of {data_name(args)} {args.split} after '{args.augment}' transforms")
     return 0
 
 

@@ -2,7 +2,7 @@
 
 Results follow the COCO results format: ``{"image_id", "category_id", "bbox": [x, y, w, h], "score",
 "segmentation": RLE}``; a mask is the model's probability map cut at 0.5 (torchvision's reference does the same).
-Labels are category ids (torchvision's convention), so they go into ``category_id`` unchanged.
+A model's labels become the dataset's category ids through its :class:`~maskrcnn.categories.Categories`.
 """
 from __future__ import annotations
 
@@ -21,8 +21,10 @@ IOU_TYPES = ("bbox", "segm")
 MASK_THRESHOLD = 0.5
 
 
-def prediction_to_results(image_id: int, prediction: dict[str, Any]) -> list[dict[str, Any]]:
-    """One image's model output (tensors on any device) as COCO result records."""
+def prediction_to_results(image_id: int, prediction: dict[str, Any], category_ids: Optional[Sequence[int]] = None
+                          ) -> list[dict[str, Any]]:
+    """One image's model output (tensors on any device) as COCO result records; ``category_ids[label]`` is the
+    category id of a label (None: the label is the id)."""
     boxes = prediction["boxes"].detach().cpu().double().numpy()
     scores = prediction["scores"].detach().cpu().tolist()
     labels = prediction["labels"].detach().cpu().tolist()
@@ -33,7 +35,8 @@ def prediction_to_results(image_id: int, prediction: dict[str, Any]) -> list[dic
         rles = coco_mask.encode(np.asfortranarray(binary.transpose(1, 2, 0)))
     results = []
     for box, score, label, rle in zip(boxes, scores, labels, rles):
-        record = {"image_id": int(image_id), "category_id": int(label),
+        category_id = category_ids[label] if category_ids is not None else label
+        record = {"image_id": int(image_id), "category_id": int(category_id),
                   "bbox": [float(box[0]), float(box[1]), float(box[2] - box[0]), float(box[3] - box[1])],
                   "score": float(score)}
         if rle is not None:

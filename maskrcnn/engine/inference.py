@@ -28,8 +28,10 @@ def primary_ap(metrics: dict[str, Any]) -> tuple[str, float]:
 @torch.inference_mode()
 def collect_results(model: nn.Module, loader: DataLoader, device: torch.device, progress: bool = True,
                     fast_mode: bool = False, keep_outputs: int = 0) -> tuple[list[dict], list[tuple]]:
-    """COCO result records of every image in ``loader``; plus the first ``keep_outputs`` (image, output) pairs."""
+    """COCO result records of every image in ``loader`` (its dataset's category ids); plus the first
+    ``keep_outputs`` (image, output) pairs."""
     model.eval()
+    category_ids = loader.dataset.categories.ids
     results: list[dict] = []
     kept: list[tuple] = []
     bar = tqdm(loader, desc="evaluate", disable=not (progress and distributed.is_main_process()), leave=False,
@@ -38,7 +40,7 @@ def collect_results(model: nn.Module, loader: DataLoader, device: torch.device, 
         with fast_mode_context(device, fast_mode):
             outputs = model([image.to(device, non_blocking=True) for image in images])
         for image, target, output in zip(images, targets, outputs):
-            results.extend(prediction_to_results(target["image_id"], output))
+            results.extend(prediction_to_results(target["image_id"], output, category_ids))
             if len(kept) < keep_outputs:
                 kept.append((image, {k: v.cpu() for k, v in output.items()}))
     return results, kept
