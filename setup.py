@@ -20,6 +20,7 @@ setup(
         "opencv-python",
         "tqdm",
         "tensorboard",
+        "pyyaml",  # YOLO datasets' data.yaml (tools/convert.py)
     ],
     extras_require={"dev": ["pytest"]},
 )

@@ -15,6 +15,10 @@ from torch import Tensor
 from .errors import DatasetError
 
 
+#: File endings of the images the tools look for in folders.
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
+
+
 def read_rgb(path: str | os.PathLike) -> np.ndarray:
     """The image at ``path`` as an ``H x W x 3`` uint8 RGB array; :class:`DatasetError` if it cannot be decoded."""
     path = str(path)

@@ -24,13 +24,13 @@ import torch
 
 from _common import UsageError, add_fast_mode_argument, check_fast_mode, make_parser, run, weights_or_newest
 from dataset import DatasetError, image_to_tensor, mask_to_rle, read_rgb
+from dataset.image_io import IMAGE_EXTENSIONS
 from maskrcnn import fast_mode, optimize
 from maskrcnn.categories import Categories
 from maskrcnn.engine import load_detector
 from maskrcnn.engine.coco_evaluation import MASK_THRESHOLD
 from visualization import draw_prediction, write_rgb
 
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 
 
 def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
