@@ -34,7 +34,7 @@ from maskrcnn.categories import Categories
 
 from .coco_masks import is_rle, segmentation_to_mask, split_polygon_parts
 from .errors import DatasetError
-from .image_io import image_to_tensor, read_rgb
+from .image_io import image_size, image_to_tensor, read_rgb
 
 logger = logging.getLogger(__name__)
 
@@ -238,13 +238,11 @@ class CocoInstanceDataset(Dataset):
         return usable
 
     def _header_is_good(self, image_id: int) -> bool:
-        from PIL import Image, UnidentifiedImageError  # Pillow comes with torchvision; it reads headers only
         info = self.coco.imgs[image_id]
         path = os.path.join(self.image_dir, info["file_name"])
         try:
-            with Image.open(path) as image:
-                good = image.size == (int(info["width"]), int(info["height"]))
-        except (OSError, UnidentifiedImageError):
+            good = image_size(path) == (int(info["width"]), int(info["height"]))
+        except DatasetError:
             good = False
         if not good:
             self.report.skipped_images.append(path)

@@ -36,3 +36,14 @@ def image_to_tensor(image: np.ndarray) -> Tensor:
     """``H x W x 3`` uint8 array -> ``3 x H x W`` float32 tensor in [0, 1]."""
     return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).float().div_(255)
 
+
+
+def image_size(path: str) -> tuple[int, int]:
+    """``(width, height)`` from the image file's header, without decoding it; a :class:`DatasetError` naming the file
+    if it is missing or not an image."""
+    from PIL import Image, UnidentifiedImageError  # Pillow comes with torchvision; it reads headers only
+    try:
+        with Image.open(path) as image:
+            return image.size
+    except (OSError, UnidentifiedImageError) as error:
+        raise DatasetError(f"{path}: not a readable image ({error})") from None

@@ -21,6 +21,7 @@ import numpy as np
 from pycocotools import mask as mask_utils
 
 from ..errors import DatasetError
+from ..image_io import image_size
 
 Polygon = list[float]  # x1, y1, x2, y2, ... in pixels
 
@@ -60,16 +61,6 @@ class _Image:
     width: int
     height: int
     objects: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # (category name, segmentation info)
-
-
-def image_size(path: str) -> tuple[int, int]:
-    """``(width, height)`` from the image file's header; a :class:`DatasetError` naming it if it cannot be read."""
-    from PIL import Image, UnidentifiedImageError  # Pillow comes with torchvision
-    try:
-        with Image.open(path) as image:
-            return image.size
-    except (OSError, UnidentifiedImageError) as error:
-        raise DatasetError(f"{path}: not a readable image ({error})") from None
 
 
 def valid_polygons(polygons: Sequence[Sequence[float]], report: ConversionReport) -> list[Polygon]:
