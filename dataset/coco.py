@@ -81,6 +81,17 @@ def read_json(path: str, missing: str, kind: str = "JSON", error: type[Exception
         raise error(f"{path}: not a readable {kind} file ({problem})") from None
 
 
+def write_json_atomically(path: str | os.PathLike, data: Any) -> None:
+    """Writes to a temporary name in the same folder, then renames: a reader never sees half a file."""
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    temporary = os.path.join(folder, f".{os.path.basename(path)}.tmp")
+    with open(temporary, "w") as f:
+        json.dump(data, f)
+    os.replace(temporary, path)
+
+
 def load_coco(ann_file: str | os.PathLike) -> COCO:
     """pycocotools' COCO index of an instances JSON, quietly, with a one-line :class:`DatasetError` if unreadable."""
     ann_file = str(ann_file)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from pycocotools import mask as mask_utils
 
-from dataset import CocoInstanceDataset
+from dataset import CocoInstanceDataset, coco2017_paths
 from tests.convert_fixtures import write_instance_masks, write_labelme, write_yolo
 from tests.tool_runner import TINY_MODEL, tool
 
@@ -135,3 +135,18 @@ def test_a_converted_folder_trains_one_epoch(tmp_path, fmt, writer):
                 image_dir, "--epochs", 1, "--output", tmp_path / "run", *TINY_MODEL)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "epoch 1: bbox AP" in done.stdout and (tmp_path / "run" / "checkpoints" / "best.pth").exists()
+
+
+def test_the_labelme_example_round_trips_to_the_same_objects(tiny_shapes, tmp_path):
+    """The built-in set written as LabelMe (polygons and mask shapes), converted back: the same masks and names."""
+    done = tool("make_labelme_example.py", tmp_path / "labelme", "--num", 6, "--data-root", tiny_shapes)
+    assert done.returncode == 0, done.stderr
+    out = tmp_path / "instances.json"
+    converted = tool("convert.py", "labelme", tmp_path / "labelme", out)
+    assert converted.returncode == 0, converted.stderr
+    image_dir, ann_file = coco2017_paths(tiny_shapes, "train")
+    original = converted_objects(ann_file, image_dir)
+    got = converted_objects(out, printed_image_folder(converted))
+    assert len(got) == 6 and sum(len(objects) for objects in got.values()) > 6
+    assert_objects_match(got, {name: [(n, m.astype(np.uint8)) for n, m in original[name]] for name in got},
+                         min_iou=1.0)

@@ -42,7 +42,9 @@ def test_training_writes_checkpoints_logs_and_metrics(trained):
     for key in ("model", "optimizer", "scheduler", "scaler", "args", "model_config", "class_names", "metrics"):
         assert key in checkpoint
     assert checkpoint["class_names"] == ["__background__", "square", "circle", "triangle", "star"]
-    assert set(checkpoint["metrics"]) == {"bbox", "segm"} and "AP75" in checkpoint["metrics"]["segm"]
+    assert set(checkpoint["metrics"]) == {"bbox", "segm", "losses"} and "AP75" in checkpoint["metrics"]["segm"]
+    assert set(checkpoint["metrics"]["losses"]) == {"loss", "loss_classifier", "loss_box_reg", "loss_mask",
+                                                    "loss_objectness", "loss_rpn_box_reg"}
     assert checkpoint["model_config"]["backbone"] == "resnet18"
     assert checkpoint["args"]["loss_weights"] == ["mask=2"]
     events = [f for f in os.listdir(out / "logs") if f.startswith("events.out.tfevents")]
@@ -51,9 +53,9 @@ def test_training_writes_checkpoints_logs_and_metrics(trained):
     accumulator = EventAccumulator(str(out / "logs"))
     accumulator.Reload()
     tags = accumulator.Tags()
-    assert {"train/loss_mask", "train/lr", "val/segm_AP", "val/bbox_AP50"} <= set(tags["scalars"])
+    assert {"train/loss_mask", "train/lr", "val/segm_AP", "val/bbox_AP50", "val/loss_mask"} <= set(tags["scalars"])
     assert any(tag.startswith("val/prediction_") for tag in tags["images"])
-    assert "done: 8 iterations" in done.stdout
+    assert "done: 8 iterations" in done.stdout and done.stdout.count("  val loss ") == 2  # on each epoch's line
 
 
 def run_until_interrupted(args, sig, after_iterations=None, after_file=None):
@@ -131,7 +133,7 @@ def test_two_process_gloo_training(tiny_shapes, tmp_path):
     assert "batch 2 x 2" in done.stdout and done.stdout.count("done:") == 1  # rank 0 alone reports
     checkpoint = load(tmp_path / "checkpoints" / "last.pth")
     assert checkpoint["iteration"] == 2  # 8 images over 2 ranks x batch 2
-    assert set(checkpoint["metrics"]) == {"bbox", "segm"}  # evaluation gathered from both ranks
+    assert set(checkpoint["metrics"]) == {"bbox", "segm", "losses"}  # evaluation gathered from both ranks
 
 
 def test_eval_writes_results_and_metrics(tiny_shapes, trained, tmp_path):

@@ -106,7 +106,7 @@ def test_early_stopping_hook_ends_training_with_a_checkpoint(shapes, tmp_path):
     stopper = StopAfterFirstEvaluation()
     trainer = make_trainer(shapes, tmp_path, hooks=[stopper], epochs=3, with_val=True)
     assert trainer.fit() == "stopped"
-    assert trainer.state.epoch == 1 and set(stopper.metrics) == {"bbox", "segm"}
+    assert trainer.state.epoch == 1 and set(stopper.metrics) == {"bbox", "segm", "losses"}
     assert torch.load(tmp_path / "checkpoints" / "last.pth", weights_only=True)["epoch"] == 1
 
 
@@ -114,9 +114,49 @@ def test_a_model_without_masks_trains_and_keeps_its_best_by_box_ap(shapes, tmp_p
     trainer = make_trainer(shapes, tmp_path, masks=False, epochs=2, with_val=True)
     assert not trainer.module.roi_heads.has_mask()
     assert trainer.fit() == "done"
-    assert set(trainer.state.metrics) == {"bbox"}
+    assert set(trainer.state.metrics) == {"bbox", "losses"}
     assert trainer.state.best_ap == max(trainer.state.best_ap, trainer.state.metrics["bbox"]["AP"])
     best = torch.load(tmp_path / "checkpoints" / "best.pth", weights_only=True)
     assert best["best_ap"] == trainer.state.best_ap
     model = maskrcnn.resnet_fpn_detector(masks=False, **TINY)
     model.load_state_dict(best["model"])  # the checkpoint is a plain Faster R-CNN state_dict
+
+
+def test_validation_losses_equal_torchvisions_losses_with_frozen_statistics_and_change_no_state(shapes):
+    """The same weights in torchvision's model, in training mode with batch norm in eval mode, same seed: the same
+    losses. Our call leaves batch norm statistics, the mode and torch's random state as they were."""
+    from torchvision.models.detection import MaskRCNN as TvMaskRCNN
+    from torchvision.models.detection.backbone_utils import resnet_fpn_backbone as tv_resnet_fpn_backbone
+
+    from maskrcnn.engine import validation_losses
+
+    _, val = shapes
+    kwargs = {k: v for k, v in TINY.items() if k not in ("backbone_name", "fpn_channels", "box_representation_size",
+                                                         "mask_head_channels")}
+    torch.manual_seed(0)
+    reference = TvMaskRCNN(tv_resnet_fpn_backbone(backbone_name="resnet18", weights=None,
+                                                  norm_layer=torch.nn.BatchNorm2d, trainable_layers=5), **kwargs)
+    ours = maskrcnn.optimize(maskrcnn.resnet_fpn_detector(backbone_name="resnet18", **kwargs))
+    ours.load_state_dict(reference.state_dict())
+    ours.eval()
+    statistics = {k: v.clone() for k, v in ours.state_dict().items()}
+    rng = torch.get_rng_state()
+    loader = eval_loader(val, 2, 0)
+    got = validation_losses(ours, loader, torch.device("cpu"), seed=4)
+    assert not ours.training and torch.equal(torch.get_rng_state(), rng)
+    assert all(torch.equal(v, statistics[k]) for k, v in ours.state_dict().items())
+    reference.train()
+    for module in reference.modules():
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.eval()
+    sums, count = {}, 0
+    torch.manual_seed(4)
+    with torch.no_grad():
+        for images, targets in loader:
+            for name, value in reference(images, targets).items():
+                sums[name] = sums.get(name, 0.0) + float(value) * len(images)
+            count += len(images)
+    assert set(got) == set(sums) | {"loss"}
+    for name, total in sums.items():
+        assert got[name] == pytest.approx(total / count, rel=1e-4, abs=1e-6), name
+    assert got["loss"] == pytest.approx(sum(got[name] for name in sums))

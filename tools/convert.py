@@ -17,7 +17,6 @@ written instead (the same split for the same --seed). A file is written under a 
 """
 from __future__ import annotations
 
-import os
 from typing import Optional
 
 from _common import UsageError, make_parser, run

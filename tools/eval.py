@@ -10,7 +10,6 @@ Prints COCOeval's tables and writes results.json (COCO results format) and metri
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import time
 from typing import Optional
@@ -20,7 +19,7 @@ import torch
 import maskrcnn
 from _common import (UsageError, add_data_arguments, add_fast_mode_argument, check_fast_mode, data_name, make_parser,
                      open_dataset, run, weights_or_newest)
-from dataset import load_coco, read_json
+from dataset import load_coco, read_json, write_json_atomically
 from maskrcnn.engine import eval_loader, evaluate_on_coco, evaluate_results, load_detector
 from transforms import eval_transforms
 
@@ -42,14 +41,6 @@ def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
     parser.add_argument("--out", default=os.path.join("result", "eval"), help="folder for results.json and "
                                                                                 "metrics.json")
     return parser.parse_args(argv)
-
-
-def write_json(path: str, data) -> None:
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    temporary = path + ".tmp"
-    with open(temporary, "w") as f:
-        json.dump(data, f)
-    os.replace(temporary, path)
 
 
 def describe(categories) -> str:
@@ -79,7 +70,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         iou_types = [t for t, key in (("bbox", "bbox"), ("segm", "segmentation")) if any(key in r for r in results)]
         metrics, table = evaluate_results(coco, results, iou_types, per_class=args.per_class)
         print(table)
-        write_json(os.path.join(args.out, "metrics.json"), metrics)
+        write_json_atomically(os.path.join(args.out, "metrics.json"), metrics)
         print(f"wrote {os.path.join(args.out, 'metrics.json')}")
         return 0
 
@@ -97,8 +88,8 @@ def main(argv: Optional[list[str]] = None) -> int:
                                                   per_class=args.per_class, fast_mode=args.fast_mode)
     print(f"{weights} on {data_name(args)} {args.split} ({len(dataset)} images, {time.perf_counter() - started:.0f} s)")
     print(table)
-    write_json(os.path.join(args.out, "results.json"), results)
-    write_json(os.path.join(args.out, "metrics.json"), metrics)
+    write_json_atomically(os.path.join(args.out, "results.json"), results)
+    write_json_atomically(os.path.join(args.out, "metrics.json"), metrics)
     print(f"wrote {os.path.join(args.out, 'results.json')} and metrics.json")
     return 0
 

@@ -11,7 +11,6 @@ Conventions of the written file:
 """
 from __future__ import annotations
 
-import json
 import os
 import random
 from dataclasses import dataclass, field
@@ -163,13 +162,3 @@ def split_indices(count: int, val_fraction: float, seed: int) -> tuple[list[int]
     random.Random(seed).shuffle(order)
     val_count = min(count - 1, max(1, round(val_fraction * count))) if val_fraction > 0 and count > 1 else 0
     return sorted(order[val_count:]), sorted(order[:val_count])
-
-
-def write_json_atomically(path: str, data: Any) -> None:
-    """Writes to a temporary name in the same folder, then renames: a reader never sees half a file."""
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    temporary = os.path.join(folder, f".{os.path.basename(path)}.tmp")
-    with open(temporary, "w") as f:
-        json.dump(data, f)
-    os.replace(temporary, path)

@@ -112,3 +112,52 @@ def convert_labelme(folder: str) -> CocoBuilder:
         builder.report.notes.append(f"{len(unlabelled)} images in {folder} have no LabelMe file: not annotated, so "
                                     f"left out")
     return builder
+
+
+def write_labelme_folder(ann_file: str, image_dir: str, out: str, limit: int | None = None) -> int:
+    """The inverse direction: a COCO instances file as a LabelMe folder (``out/images``, ``out/labels/*.json``).
+
+    Polygon objects become ``polygon`` shapes (a multi-part object shares a ``group_id``); RLE objects become
+    LabelMe ``mask`` shapes over their box. Crowd regions are left out. Returns the number of images written.
+    """
+    import shutil
+
+    from pycocotools import mask as mask_utils
+
+    from ..coco import load_coco
+    from ..coco_masks import segmentation_to_rle
+
+    coco = load_coco(ann_file)
+    os.makedirs(os.path.join(out, "images"), exist_ok=True)
+    os.makedirs(os.path.join(out, "labels"), exist_ok=True)
+    image_ids = sorted(coco.imgs)[:limit]
+    for image_id in image_ids:
+        info = coco.imgs[image_id]
+        height, width = int(info["height"]), int(info["width"])
+        shapes, group = [], 0
+        for ann in coco.imgToAnns.get(image_id, []):
+            if ann.get("iscrowd", 0):
+                continue
+            label = coco.cats[ann["category_id"]]["name"]
+            segmentation = ann["segmentation"]
+            if isinstance(segmentation, list):
+                group += len(segmentation) > 1
+                for part in segmentation:
+                    shapes.append({"label": label, "points": [[part[i], part[i + 1]] for i in range(0, len(part), 2)],
+                                   "group_id": group if len(segmentation) > 1 else None, "shape_type": "polygon",
+                                   "flags": {}})
+                continue
+            mask = mask_utils.decode(segmentation_to_rle(segmentation, height, width))
+            ys, xs = np.nonzero(mask)
+            if not len(xs):
+                continue
+            x1, y1, x2, y2 = int(xs.min()), int(ys.min()), int(xs.max()), int(ys.max())
+            png = cv2.imencode(".png", (mask[y1:y2 + 1, x1:x2 + 1] * 255).astype(np.uint8))[1].tobytes()
+            shapes.append({"label": label, "points": [[x1, y1], [x2, y2]], "group_id": None, "shape_type": "mask",
+                           "mask": base64.b64encode(png).decode("ascii"), "flags": {}})
+        shutil.copyfile(os.path.join(image_dir, info["file_name"]), os.path.join(out, "images", info["file_name"]))
+        stem = os.path.splitext(info["file_name"])[0]
+        with open(os.path.join(out, "labels", f"{stem}.json"), "w") as f:
+            json.dump({"version": "5.4.1", "flags": {}, "shapes": shapes, "imagePath": f"../images/{info['file_name']}",
+                       "imageData": None, "imageHeight": height, "imageWidth": width}, f)
+    return len(image_ids)

@@ -4,7 +4,7 @@ from .checkpointing import load_training_checkpoint, newest_checkpoint, save_ato
 from .coco_evaluation import STAT_NAMES, evaluate_results, prediction_to_results
 from .data_loading import EpochSeededDataset, eval_loader, iterations_per_epoch
 from .hooks import TrainerHook
-from .inference import collect_results, evaluate_on_coco, has_masks, primary_ap
+from .inference import collect_results, evaluate_on_coco, has_masks, primary_ap, validation_losses
 from .loading import load_detector
 from .lr_schedule import warmup_multistep_lr
 from .model_config import BACKBONES, ModelConfig, build_model
@@ -13,4 +13,4 @@ from .trainer import NonFiniteLossError, Trainer
 __all__ = ["load_training_checkpoint", "newest_checkpoint", "save_atomically", "STAT_NAMES", "evaluate_results",
            "prediction_to_results", "EpochSeededDataset", "eval_loader", "iterations_per_epoch", "collect_results", "load_detector",
            "evaluate_on_coco", "warmup_multistep_lr", "BACKBONES", "ModelConfig", "build_model",
-           "NonFiniteLossError", "Trainer", "TrainerHook", "has_masks", "primary_ap"]
+           "NonFiniteLossError", "Trainer", "TrainerHook", "has_masks", "primary_ap", "validation_losses"]

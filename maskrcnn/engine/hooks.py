@@ -32,5 +32,5 @@ class TrainerHook:
         """Epoch ``epoch`` (from 0) has ended; evaluation comes next."""
 
     def after_evaluation(self, trainer: "Trainer", metrics: dict[str, Any]) -> None:
-        """``metrics`` as ``evaluate_on_coco`` returns them (``{"bbox": {...}, "segm": {...}}``); on ranks other
-        than 0 they are empty."""
+        """``metrics`` as ``evaluate_on_coco`` returns them (``{"bbox": {...}, "segm": {...}}``) plus ``"losses"``,
+        the validation losses; on ranks other than 0 they are empty."""

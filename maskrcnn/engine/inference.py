@@ -46,6 +46,44 @@ def collect_results(model: nn.Module, loader: DataLoader, device: torch.device, 
     return results, kept
 
 
+def validation_losses(model: nn.Module, loader: DataLoader, device: torch.device, fast_mode: bool = False,
+                      seed: int = 0) -> dict[str, float]:
+    """The training losses on a validation loader, averaged over its images (and ranks), plus their sum ``"loss"``.
+
+    The detector computes losses only in training mode, so it runs in training mode with every batch norm layer in
+    eval mode (running statistics used, not updated) and without gradients: the model is left as it was. Anchor and
+    RoI sampling draw from torch's generator, forked and seeded, so the caller's random state is untouched too (a
+    resumed run still repeats exactly).
+    """
+    was_training = model.training
+    model.train()
+    for module in model.modules():
+        if isinstance(module, nn.modules.batchnorm._BatchNorm):
+            module.eval()
+    sums: dict[str, float] = {}
+    count = 0
+    devices = [device] if device.type == "cuda" else []
+    try:
+        with torch.random.fork_rng(devices=devices), torch.no_grad():
+            torch.manual_seed(seed)
+            for images, targets in loader:
+                images = [image.to(device) for image in images]
+                targets = [{k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in t.items()}
+                           for t in targets]
+                with fast_mode_context(device, fast_mode):
+                    losses = model(images, targets)
+                for name, value in losses.items():
+                    sums[name] = sums.get(name, 0.0) + float(value) * len(images)
+                count += len(images)
+    finally:
+        model.train(was_training)
+    gathered = distributed.all_gather_objects((sums, count))
+    total = sum(n for _, n in gathered)
+    averages = {name: sum(part.get(name, 0.0) for part, _ in gathered) / max(total, 1) for name in sums}
+    averages["loss"] = sum(averages.values())
+    return averages
+
+
 def evaluate_on_coco(model: nn.Module, loader: DataLoader, device: torch.device, per_class: bool = False,
                      fast_mode: bool = False, keep_outputs: int = 0
                      ) -> tuple[Optional[dict[str, Any]], str, list, list]:

@@ -8,7 +8,8 @@
 * Ctrl-C (SIGINT) or SIGTERM: the step in progress finishes, ``last.pth`` is written and ``fit`` returns
   ``"interrupted"``; a second Ctrl-C stops at once; a hook's ``trainer.request_stop()`` ends it the same way
   (``"stopped"``);
-* after each epoch: COCO evaluation, then ``last.pth``, ``epoch_NNN.pth`` and, when the AP improved (segm AP, or
+* after each epoch: COCO evaluation and the validation losses (:func:`.inference.validation_losses`), then
+  ``last.pth``, ``epoch_NNN.pth`` and, when the AP improved (segm AP, or
   bbox AP for a model without masks), ``best.pth``; ``last.pth`` also every ``save_every`` steps, so a killed run
   loses at most that many.
 
@@ -40,7 +41,7 @@ from . import distributed
 from .checkpointing import restore_rng_state, rng_state, save_atomically
 from .data_loading import EpochSeededDataset, plan_epoch, train_loader
 from .hooks import TrainerHook
-from .inference import evaluate_on_coco, primary_ap
+from .inference import evaluate_on_coco, primary_ap, validation_losses
 
 
 class NonFiniteLossError(RuntimeError):
@@ -264,23 +265,27 @@ class Trainer:
         metrics, table, _, kept = evaluate_on_coco(self.module, self.val_loader, self.device,
                                                    fast_mode=self.fast_mode,
                                                    keep_outputs=4 if self.preview is not None else 0)
+        losses = validation_losses(self.module, self.val_loader, self.device, self.fast_mode, seed=self.seed)
         improved = False
         if self.main:
-            self.state.metrics = metrics
+            self.state.metrics = {**metrics, "losses": losses}
             iou_type, ap = primary_ap(metrics)
             improved = ap > self.state.best_ap
             self.state.best_ap = max(self.state.best_ap, ap)
             segm = f"  segm AP {ap:.3f}" if iou_type == "segm" else ""
             tqdm.write(f"epoch {epoch + 1}: bbox AP {metrics['bbox']['AP']:.3f}{segm}  "
-                       f"(AP50 {metrics[iou_type]['AP50']:.3f}, evaluated in {time.perf_counter() - started:.0f} s)")
+                       f"(AP50 {metrics[iou_type]['AP50']:.3f})  val loss {losses['loss']:.3f}, evaluated in "
+                       f"{time.perf_counter() - started:.0f} s")
             if self.writer is not None:
                 for iou_type, values in metrics.items():
                     for name, value in values.items():
                         if isinstance(value, float):
                             self.writer.add_scalar(f"val/{iou_type}_{name}", value, self.state.iteration)
+                for name, value in losses.items():
+                    self.writer.add_scalar(f"val/{name}", value, self.state.iteration)
                 if self.preview is not None:
                     self.preview(kept, self.state.iteration)
                 self.writer.flush()
-        self._call_hooks("after_evaluation", metrics if self.main else {})
+        self._call_hooks("after_evaluation", self.state.metrics if self.main else {})
         self.model.train()
         return bool(distributed.all_gather_objects(improved)[0])
