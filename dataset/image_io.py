@@ -38,12 +38,21 @@ def image_to_tensor(image: np.ndarray) -> Tensor:
 
 
 
+#: EXIF orientations (5-8) that turn the stored image by 90 degrees: it is shown (and decoded) with width and height
+#: swapped.
+TRANSPOSING_ORIENTATIONS = (5, 6, 7, 8)
+EXIF_ORIENTATION = 0x0112
+
+
 def image_size(path: str) -> tuple[int, int]:
-    """``(width, height)`` from the image file's header, without decoding it; a :class:`DatasetError` naming the file
-    if it is missing or not an image."""
+    """``(width, height)`` of the image as it is decoded and shown, from the file's header, without decoding it: a
+    phone photo stored sideways with an EXIF orientation reads upright (as :func:`read_rgb`, OpenCV and LabelMe
+    have it). A :class:`DatasetError` naming the file if it is missing or not an image."""
     from PIL import Image, UnidentifiedImageError  # Pillow comes with torchvision; it reads headers only
     try:
         with Image.open(path) as image:
-            return image.size
+            width, height = image.size
+            turned = image.getexif().get(EXIF_ORIENTATION) in TRANSPOSING_ORIENTATIONS
     except (OSError, UnidentifiedImageError) as error:
         raise DatasetError(f"{path}: not a readable image ({error})") from None
+    return (height, width) if turned else (width, height)

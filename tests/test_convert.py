@@ -150,3 +150,31 @@ def test_the_labelme_example_round_trips_to_the_same_objects(tiny_shapes, tmp_pa
     assert len(got) == 6 and sum(len(objects) for objects in got.values()) > 6
     assert_objects_match(got, {name: [(n, m.astype(np.uint8)) for n, m in original[name]] for name in got},
                          min_iou=1.0)
+
+
+def test_a_photo_stored_sideways_with_exif_orientation_converts_and_trains_upright(tmp_path):
+    """Phone photos are stored sideways with an EXIF orientation; LabelMe and OpenCV show them upright, so the
+    converted file must record the upright size, or the dataset would refuse the decoded image."""
+    from PIL import Image
+
+    from dataset.image_io import read_rgb
+    from tests.convert_fixtures import photo
+
+    os.makedirs(tmp_path / "src")
+    stored = Image.fromarray(photo(5)[:, :100])  # stored 100 wide, 120 high; shown turned: 120 wide, 100 high
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90 degrees clockwise to display"
+    stored.save(tmp_path / "src" / "phone.jpg", exif=exif)
+    shown_height, shown_width = read_rgb(str(tmp_path / "src" / "phone.jpg")).shape[:2]
+    assert (shown_width, shown_height) == (120, 100)
+    polygon = [[10, 10], [110, 12], [100, 90], [15, 80]]  # in the upright frame, as LabelMe shows it
+    (tmp_path / "src" / "phone.json").write_text(json.dumps(
+        {"shapes": [{"label": "thing", "points": polygon, "group_id": None, "shape_type": "polygon"}],
+         "imagePath": "phone.jpg", "imageHeight": shown_height, "imageWidth": shown_width}))
+    out = tmp_path / "instances.json"
+    assert tool("convert.py", "labelme", tmp_path / "src", out).returncode == 0
+    image = json.loads(out.read_text())["images"][0]
+    assert (image["width"], image["height"]) == (120, 100)
+    dataset = CocoInstanceDataset(tmp_path / "src", out)
+    _, target = dataset[0]  # would raise if the recorded size were the stored one
+    assert target["masks"].shape == (1, 100, 120)
