@@ -1,6 +1,6 @@
 """Write a LabelMe folder from the built-in shapes set: an own-data example that needs no download.
 
-    python tools/make_labelme_example.py datasets/labelme-shapes --num 150
+    python tools/make_labelme_example.py datasets/labelme-shapes --num 300
 
 Writes <out>/images/*.jpg and <out>/labels/*.json (LabelMe 5 format: polygon shapes for whole objects, mask shapes
 for occluded ones), as a LabelMe user's folder looks. Then follow the README's "Train on your own data".
@@ -18,7 +18,7 @@ from dataset.convert.labelme import write_labelme_folder
 def main(argv: Optional[list[str]] = None) -> int:
     parser = make_parser(__doc__)
     parser.add_argument("out", help="the folder to write")
-    parser.add_argument("--num", type=int, default=150, help="images to write (default: %(default)s)")
+    parser.add_argument("--num", type=int, default=300, help="images to write (default: %(default)s)")
     parser.add_argument("--data-root", default=DEFAULT_DATA_ROOTS["shapes"],
                         help="the built-in set's folder (generated there if absent; default: %(default)s)")
     args = parser.parse_args(argv)
