@@ -33,6 +33,8 @@ class DataCheck:
     errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     objects_per_category: dict[tuple[int, str], int] = field(default_factory=dict)
+    #: per image (with at least one usable object): its size ``(h, w)`` and its boxes ``[[x1, y1, x2, y2], ...]``
+    boxes_by_image: list[tuple[tuple[int, int], list[list[float]]]] = field(default_factory=list)
 
     def problem(self, kind: str, what: str, examples: list[str]) -> None:
         """Records ``what`` (e.g. "3 images missing") with the first few examples, if there are any."""
@@ -57,6 +59,7 @@ def check_coco(ann_file: str, image_dir: str, check_images: bool = True) -> Data
         _check_image_files(data["images"], image_dir, report)
     per_category: Counter = Counter()
     outside, no_area, small, unknown, has_objects = [], [], [], [], set()
+    boxes: dict[Any, list[list[float]]] = {}
     for ann in data["annotations"]:
         image = images.get(ann.get("image_id"))
         if image is None or ann.get("category_id") not in categories:
@@ -68,6 +71,8 @@ def check_coco(ann_file: str, image_dir: str, check_images: bool = True) -> Data
         per_category[ann["category_id"]] += 1
         has_objects.add(ann["image_id"])
         x, y, w, h = (ann.get("bbox") or [0, 0, 0, 0])[:4]
+        if w > 0 and h > 0:
+            boxes.setdefault(ann["image_id"], []).append([x, y, x + w, y + h])
         if w <= 0 or h <= 0:
             no_area.append(f"annotation {ann.get('id')} of {image.get('file_name')}")
         elif (x < -BORDER_TOLERANCE or y < -BORDER_TOLERANCE or x + w > image.get("width", 0) + BORDER_TOLERANCE
@@ -96,6 +101,8 @@ def check_coco(ann_file: str, image_dir: str, check_images: bool = True) -> Data
     if report.images == 0 or not has_objects:
         report.errors.append("no image with an object: nothing to train on")
     report.objects_per_category = {(i, name): per_category[i] for i, name in sorted(categories.items())}
+    report.boxes_by_image = [((int(images[i].get("height", 0)), int(images[i].get("width", 0))), b)
+                             for i, b in boxes.items()]
     return report
 
 

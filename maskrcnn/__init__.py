@@ -13,6 +13,7 @@ from .checkpoint import CheckpointError
 from .faster_rcnn import FasterRCNN
 from .generalized_rcnn import GeneralizedRCNN
 from .image_list import ImageList
+from .inspection import Inspection, inspect
 from .mask_rcnn import MaskRCNN
 from .matcher import Matcher
 from .ops.precision import fast_mode

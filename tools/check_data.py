@@ -1,5 +1,6 @@
 """Check a dataset before training: missing or mis-sized images, duplicate ids, boxes outside their image,
-degenerate polygons, categories and images without objects, and a table of objects per class.
+degenerate polygons, categories and images without objects, a table of objects per class, and how well the
+detector's anchors fit the training boxes (at the model's input size: --min-size / --max-size).
 
     python tools/check_data.py --data datasets/mine
     python tools/check_data.py --train-ann mine_train.json --train-images photos/ --val-ann mine_val.json --val-images photos/
@@ -9,10 +10,14 @@ around: it clips, drops or skips).
 """
 from __future__ import annotations
 
+import random
 from typing import Optional
+
+import torch
 
 from _common import SPLITS, UsageError, add_data_arguments, data_name, make_parser, run, split_paths
 from dataset.check import check_coco
+from maskrcnn.anchor_coverage import SIZE_RANGES, anchor_coverage
 
 
 def parse_args(argv: Optional[list[str]]):
@@ -20,7 +25,39 @@ def parse_args(argv: Optional[list[str]]):
     add_data_arguments(parser)
     parser.add_argument("--no-images", dest="check_images", action="store_false",
                         help="check the annotation files only, not the image files")
+    parser.add_argument("--min-size", type=int, default=800,
+                        help="short side the model resizes to, for the anchor coverage (default: %(default)s, "
+                             "torchvision's; the built-in recipe trains at 128)")
+    parser.add_argument("--max-size", type=int, default=1333, help="long side limit (default: %(default)s)")
+    parser.add_argument("--coverage-images", type=int, default=2000,
+                        help="training images (a seeded sample) whose boxes the anchor coverage measures "
+                             "(default: %(default)s)")
     return parser.parse_args(argv)
+
+
+def coverage_lines(check, args) -> list[str]:
+    """The best-anchor-IoU histogram of the training boxes and the share with a good anchor, per size."""
+    sample = check.boxes_by_image
+    if len(sample) > args.coverage_images:
+        sample = random.Random(0).sample(sample, args.coverage_images)
+    coverage = anchor_coverage([torch.tensor(b) for _, b in sample], [size for size, _ in sample], args.min_size,
+                               args.max_size)
+    lines = [f"anchor coverage of {len(coverage.best_iou)} train boxes ({len(sample)} images; anchors 32..512 x "
+             f"ratios 0.5/1/2 on a ResNet-FPN, images resized to short side {args.min_size}, long side <= "
+             f"{args.max_size}):", "  best anchor IoU   boxes"]
+    counts = coverage.histogram()
+    for k, count in enumerate(counts):
+        lines.append(f"  {k / 10:.1f}-{(k + 1) / 10:.1f}         {count:>6}  {'#' * round(40 * count / max(max(counts), 1))}")
+    lines.append("  size (resized)     boxes  IoU>=0.7  IoU>=0.5")
+    for name, low, high in SIZE_RANGES:
+        label = f"{name} ({'<' if low == 0 else f'{int(low ** 0.5)}-' if high != float('inf') else '>'}"
+        label += f"{int(high ** 0.5) if high != float('inf') else int(low ** 0.5)} px)"
+        share7, share5 = coverage.fraction_at_least(0.7, (low, high)), coverage.fraction_at_least(0.5, (low, high))
+        lines.append(f"  {label:<18} {coverage.count((low, high)):>6}  {share7:>7.0%}  {share5:>7.0%}"
+                     if coverage.count((low, high)) else f"  {label:<18} {0:>6}        -        -")
+    lines.append(f"  {'all':<18} {len(coverage.best_iou):>6}  {coverage.fraction_at_least(0.7):>7.0%}  "
+                 f"{coverage.fraction_at_least(0.5):>7.0%}")
+    return lines
 
 
 def class_table(checks: dict) -> list[str]:
@@ -55,6 +92,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     print("objects per class:")
     for line in class_table(checks):
         print(f"  {line}")
+    if "train" in checks and checks["train"].boxes_by_image:
+        print("\n".join(coverage_lines(checks["train"], args)))
     errors = sum(len(check.errors) for check in checks.values())
     if "train" not in checks:
         errors += 1

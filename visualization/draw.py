@@ -18,7 +18,7 @@ from .colors import class_color
 MASK_ALPHA = 0.45
 
 
-def _as_rgb_array(image: np.ndarray | Tensor) -> np.ndarray:
+def as_rgb_array(image: np.ndarray | Tensor) -> np.ndarray:
     if isinstance(image, Tensor):
         image = image.detach().cpu()
         if image.is_floating_point():
@@ -38,7 +38,7 @@ def _as_numpy(values) -> Optional[np.ndarray]:
 def draw_instances(image: np.ndarray | Tensor, boxes=None, labels=None, scores=None, masks=None,
                    class_names: Optional[Sequence[str]] = None, line_width: int = 0) -> np.ndarray:
     """A copy of ``image`` (RGB uint8) with the instances drawn on it. ``line_width=0`` picks one from the size."""
-    canvas = _as_rgb_array(image)
+    canvas = as_rgb_array(image)
     height, width = canvas.shape[:2]
     boxes, labels, scores, masks = (_as_numpy(v) for v in (boxes, labels, scores, masks))
     count = len(boxes) if boxes is not None else (len(masks) if masks is not None else 0)
