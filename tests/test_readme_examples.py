@@ -61,5 +61,10 @@ def test_readme_research_tweaks_run(tmp_path, monkeypatch):
     assert type(model.roi_heads).__name__ == "ClassAgnosticNMS" and isinstance(model.backbone.body.layer4[0].relu,
                                                                                torch.nn.GELU)
     assert namespace["trainer"].state.iteration == 2 and (tmp_path / "result/tweaks/checkpoints/last.pth").exists()
-    assert set(namespace["fast"]) == {"boxes", "labels", "scores", "masks"}
+    fast = namespace["fast"]
+    assert set(fast) == {"boxes", "labels", "scores", "masks"}
     assert not maskrcnn.optimized.optimized_modules(model)
+    inspect_section = text.split("\n## See inside the model", 1)[1].split("\n## ", 1)[0]
+    for code in re.findall(r"```python\n(.*?)```", inspect_section, flags=re.S):
+        exec(compile(code, str(README), "exec"), namespace)  # the same model and image as above
+    assert namespace["inspection"].output["boxes"].shape == fast["boxes"].shape
