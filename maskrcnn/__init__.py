@@ -8,7 +8,8 @@ from .backbone import (BackboneWithFPN, BasicBlock, Bottleneck, ExtraFPNBlock, F
                        IntermediateLayerGetter, LastLevelMaxPool, ResNet, resnet18, resnet34, resnet50, resnet101,
                        resnet152, resnet_fpn_backbone)
 from .box_coder import BoxCoder
-from .builders import fasterrcnn_resnet50_fpn, maskrcnn_resnet50_fpn, resnet_fpn_detector
+from .builders import (fasterrcnn_resnet50_fpn, fasterrcnn_resnet50_fpn_v2, maskrcnn_resnet50_fpn,
+                       maskrcnn_resnet50_fpn_v2, resnet_fpn_detector)
 from .checkpoint import CheckpointError
 from .faster_rcnn import FasterRCNN
 from .generalized_rcnn import GeneralizedRCNN
@@ -21,7 +22,8 @@ from .optimized import deoptimize, optimize
 from .ops import (Conv2dNormActivation, FrozenBatchNorm2d, batched_nms, box_area, box_convert, box_iou, clip_boxes_to_image, nms,
                   remove_small_boxes)
 from .poolers import MultiScaleRoIAlign
-from .roi_heads import (FastRCNNPredictor, MaskRCNNHeads, MaskRCNNPredictor, RoIHeads, TwoMLPHead, fastrcnn_loss,
+from .roi_heads import (FastRCNNConvFCHead, FastRCNNPredictor, MaskRCNNHeads, MaskRCNNPredictor, RoIHeads,
+                        TwoMLPHead, fastrcnn_loss,
                         maskrcnn_loss, paste_masks_in_image)
 from .rpn import AnchorGenerator, RegionProposalNetwork, RPNHead
 from .sampling import BalancedPositiveNegativeSampler

@@ -1,9 +1,13 @@
-"""Box branch modules: the feature extractor (two fully connected layers) and the class/box predictor."""
+"""Box branch modules: the feature extractors (v1's two fully connected layers, v2's convolutions then a fully
+connected layer) and the class/box predictor."""
 from __future__ import annotations
+
+from typing import Callable, Optional, Sequence
 
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ..ops.conv_norm_act import Conv2dNormActivation
 from .box_loss import fastrcnn_loss
 
 
@@ -17,6 +21,31 @@ class TwoMLPHead(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return F.relu(self.fc7(F.relu(self.fc6(x.flatten(start_dim=1)))))
+
+
+class FastRCNNConvFCHead(nn.Sequential):
+    """v2's box head: 3x3 conv (+ norm) + ReLU per entry of ``conv_layers``, flatten, then Linear + ReLU per entry
+    of ``fc_layers``. ``input_size`` is the pooled feature's ``(channels, height, width)``. Keys ``{i}.0.weight``
+    (convolutions), ``{i}.weight`` (linear layers), as torchvision's."""
+
+    def __init__(self, input_size: tuple[int, int, int], conv_layers: Sequence[int], fc_layers: Sequence[int],
+                 norm_layer: Optional[Callable[..., nn.Module]] = None) -> None:
+        channels, height, width = input_size
+        blocks: list[nn.Module] = []
+        for width_out in conv_layers:
+            blocks.append(Conv2dNormActivation(channels, width_out, norm_layer=norm_layer))
+            channels = width_out
+        blocks.append(nn.Flatten())
+        features = channels * height * width
+        for width_out in fc_layers:
+            blocks += [nn.Linear(features, width_out), nn.ReLU(inplace=True)]
+            features = width_out
+        super().__init__(*blocks)
+        for layer in self.modules():
+            if isinstance(layer, nn.Conv2d):
+                nn.init.kaiming_normal_(layer.weight, mode="fan_out", nonlinearity="relu")
+                if layer.bias is not None:
+                    nn.init.zeros_(layer.bias)
 
 
 class FastRCNNPredictor(nn.Module):

@@ -1,0 +1,140 @@
+"""Mask R-CNN v2 (torchvision's ``maskrcnn_resnet50_fpn_v2``) against torchvision's, on the same weights.
+
+The same shape of tests as v1's: construction (keys, parameters, seeded initialisation), each new stage, the whole
+model in eval (float64) and in training (losses and every gradient, with an image without objects), checkpoint
+files of both versions, and the fast form.
+"""
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+from torch import nn
+from torchvision.models.detection import maskrcnn_resnet50_fpn_v2 as tv_maskrcnn_v2
+from torchvision.models.detection.faster_rcnn import FastRCNNConvFCHead as TvFastRCNNConvFCHead
+
+import maskrcnn
+from maskrcnn.checkpoint import CheckpointError
+from maskrcnn.testing import CLASSIFIER_SCALE
+from tests.model_fixtures import QUICK, assert_same_training_step, random_images, targets_for
+
+SIZES = [(100, 124), (116, 92)]
+#: v2 is 2.5x v1's arithmetic and float64 convolutions are slow: smaller still than QUICK.
+V2_QUICK = {**QUICK, "min_size": 96, "max_size": 128, "rpn_pre_nms_top_n_train": 200, "rpn_post_nms_top_n_train": 100,
+            "rpn_pre_nms_top_n_test": 100, "rpn_post_nms_top_n_test": 50, "box_batch_size_per_image": 32,
+            "box_detections_per_img": 10}
+
+
+def randomise_batch_norm(model: nn.Module, seed: int = 0) -> None:
+    """Running statistics and affine parameters like a trained network's (fresh ones fold to the identity)."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, nn.BatchNorm2d):
+                n = module.num_features
+                module.weight.copy_(torch.rand(n, generator=g) * 0.5 + 0.5)
+                module.bias.copy_(torch.randn(n, generator=g) * 0.1)
+                module.running_mean.copy_(torch.randn(n, generator=g) * 0.1)
+                module.running_var.copy_(torch.rand(n, generator=g) * 0.5 + 0.75)
+
+
+def v2_pair(dtype=torch.float64, **kwargs):
+    """torchvision's v2 (random weights, trained-like batch norm statistics, spread class scores) and ours loaded
+    from its state_dict, in eval mode."""
+    kwargs = {**V2_QUICK, **kwargs}
+    torch.manual_seed(0)
+    reference = tv_maskrcnn_v2(weights=None, weights_backbone=None, **kwargs)
+    randomise_batch_norm(reference)
+    with torch.no_grad():
+        reference.roi_heads.box_predictor.cls_score.weight.mul_(CLASSIFIER_SCALE)
+    ours = maskrcnn.maskrcnn_resnet50_fpn_v2(**kwargs)
+    ours.load_state_dict(reference.state_dict())
+    return reference.to(dtype).eval(), ours.to(dtype).eval()
+
+
+def test_keys_parameters_and_seeded_initialisation_equal_torchvisions():
+    torch.manual_seed(0)
+    reference = tv_maskrcnn_v2(weights=None, weights_backbone=None)
+    torch.manual_seed(0)
+    ours = maskrcnn.maskrcnn_resnet50_fpn_v2()
+    assert list(ours.state_dict()) == list(reference.state_dict())
+    assert sum(p.numel() for p in ours.parameters()) == sum(p.numel() for p in reference.parameters())
+    for (name, a), b in zip(ours.state_dict().items(), reference.state_dict().values()):
+        assert torch.equal(a, b), name
+    assert isinstance(ours.backbone.body.bn1, nn.BatchNorm2d)  # v2 keeps plain batch norm in the backbone
+
+
+def test_conv_fc_box_head_equals_torchvisions():
+    torch.manual_seed(0)
+    reference = TvFastRCNNConvFCHead((8, 7, 7), [16, 16], [32], norm_layer=nn.BatchNorm2d).double()
+    ours = maskrcnn.FastRCNNConvFCHead((8, 7, 7), [16, 16], [32], norm_layer=nn.BatchNorm2d).double()
+    assert list(ours.state_dict()) == list(reference.state_dict())
+    ours.load_state_dict(reference.state_dict())
+    x = torch.randn(5, 8, 7, 7, dtype=torch.float64)
+    for training in (True, False):
+        reference.train(training)
+        ours.train(training)
+        torch.testing.assert_close(ours(x), reference(x), rtol=0, atol=1e-12)
+
+
+def test_eval_float64_equals_torchvision():
+    reference, ours = v2_pair()
+    images = random_images(SIZES)
+    with torch.no_grad():
+        expected, got = reference(images), ours(images)
+    for a, b in zip(got, expected):
+        assert len(b["boxes"]) == V2_QUICK["box_detections_per_img"]
+        assert torch.equal(a["labels"], b["labels"])
+        for key in ("boxes", "scores", "masks"):
+            torch.testing.assert_close(a[key], b[key], rtol=1e-6, atol=1e-6, msg=key)
+
+
+def test_train_losses_and_gradients_float64_equal_torchvision_with_an_empty_image():
+    reference, ours = v2_pair()
+    images, targets = random_images(SIZES), targets_for(SIZES, empty_index=1)
+    losses = assert_same_training_step(ours, reference, images, targets, rtol=0, atol=1e-6)
+    assert sorted(losses) == ["loss_box_reg", "loss_classifier", "loss_mask", "loss_objectness", "loss_rpn_box_reg"]
+    torch.testing.assert_close(ours.backbone.body.bn1.running_mean, reference.backbone.body.bn1.running_mean)
+
+
+def test_the_fast_form_equals_the_plain_v2_model():
+    _, plain = v2_pair()
+    fast = maskrcnn.optimize(copy.deepcopy(plain))
+    names = maskrcnn.optimized.optimized_modules(fast)
+    assert "roi_heads.box_head.0" in names and "backbone.fpn.inner_blocks.0" in names  # BN folded there too
+    images = random_images(SIZES)
+    with torch.no_grad():
+        expected, got = plain(images), fast(images)
+    for a, b in zip(got, expected):
+        assert torch.equal(a["labels"], b["labels"])
+        for key in ("boxes", "scores", "masks"):
+            torch.testing.assert_close(a[key], b[key], rtol=1e-10, atol=1e-10, msg=key)
+
+
+def test_torchvisions_v2_file_loads_fine_tunes_and_the_wrong_version_is_named(tmp_path):
+    reference, _ = v2_pair(dtype=torch.float32)
+    path = tmp_path / "maskrcnn_resnet50_fpn_v2_coco.pth"
+    torch.save(reference.state_dict(), path)
+    loaded = maskrcnn.maskrcnn_resnet50_fpn_v2(weights=str(path), **V2_QUICK).eval()
+    images = random_images(SIZES, dtype=torch.float32)
+    with torch.no_grad():
+        for a, b in zip(loaded(images), reference(images)):
+            torch.testing.assert_close(a["boxes"], b["boxes"], rtol=1e-4, atol=1e-3)
+    tuned = maskrcnn.maskrcnn_resnet50_fpn_v2(weights=str(path), num_classes=4, **V2_QUICK)
+    assert tuned.roi_heads.box_predictor.cls_score.out_features == 4
+    torch.testing.assert_close(tuned.roi_heads.box_head[0][0].weight, reference.roi_heads.box_head[0][0].weight)
+    # from pretrained weights 3 stages train; the frozen ones keep their parameters, yet (plain batch norm, as in
+    # torchvision's v2) their running statistics still move in training
+    assert not tuned.backbone.body.conv1.weight.requires_grad and tuned.backbone.body.layer2[0].conv1.weight.requires_grad
+    before = tuned.backbone.body.bn1.running_mean.clone()
+    tuned.train()
+    targets = [dict(t, labels=torch.tensor([1, 3])) for t in targets_for(SIZES[:1], dtype=torch.float32)]
+    tuned(random_images(SIZES[:1], dtype=torch.float32), targets)
+    assert not torch.equal(tuned.backbone.body.bn1.running_mean, before)
+    with pytest.raises(CheckpointError, match="holds a v2 detector.*maskrcnn_resnet50_fpn_v2"):
+        maskrcnn.maskrcnn_resnet50_fpn(weights=str(path))
+    v1 = tmp_path / "v1.pth"
+    torch.save(maskrcnn.maskrcnn_resnet50_fpn().state_dict(), v1)
+    with pytest.raises(CheckpointError, match="holds a v1 detector.*maskrcnn_resnet50_fpn "):
+        maskrcnn.maskrcnn_resnet50_fpn_v2(weights=str(v1))
