@@ -87,6 +87,19 @@ def v2_heads(num_anchors: int, masks: bool, fpn_channels: int, box_representatio
     return heads
 
 
+def v2_predictors(num_classes: int, masks: bool, box_representation_size: int,
+                  mask_head_channels: int) -> dict[str, nn.Module]:
+    """Predictors as wide as narrower v2 heads (none for torchvision's widths: the detector builds its defaults);
+    the mask predictor first, as the detector would."""
+    if (box_representation_size, mask_head_channels) == (REPRESENTATION_SIZE, MASK_HEAD_CHANNELS):
+        return {}
+    predictors: dict[str, nn.Module] = {}
+    if masks:
+        predictors["mask_predictor"] = MaskRCNNPredictor(mask_head_channels, mask_head_channels, num_classes)
+    predictors["box_predictor"] = FastRCNNPredictor(box_representation_size, num_classes)
+    return predictors
+
+
 def resnet_fpn_detector(*, backbone_name: str = "resnet50", masks: bool = True, version: str = "v1",
                         weights: Optional[PathLike] = None, weights_backbone: Optional[PathLike] = None,
                         num_classes: Optional[int] = None, trainable_backbone_layers: Optional[int] = None,
@@ -131,7 +144,8 @@ def resnet_fpn_detector(*, backbone_name: str = "resnet50", masks: bool = True, 
         heads = {"rpn_anchor_generator": anchors,
                  **v2_heads(anchors.num_anchors_per_location()[0], masks, fpn_channels, box_representation_size,
                             mask_head_channels)}
-        model = detector(backbone, num_classes=num_classes, **heads, **kwargs)
+        predictors = v2_predictors(num_classes, masks, box_representation_size, mask_head_channels)
+        model = detector(backbone, num_classes=None if predictors else num_classes, **heads, **predictors, **kwargs)
     else:
         heads = narrow_heads(num_classes, masks, fpn_channels, box_representation_size, mask_head_channels)
         model = detector(backbone, num_classes=None if heads else num_classes, **heads, **kwargs)

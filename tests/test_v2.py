@@ -7,6 +7,7 @@ files of both versions, and the fast form.
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 
 import pytest
 import torch
@@ -138,3 +139,36 @@ def test_torchvisions_v2_file_loads_fine_tunes_and_the_wrong_version_is_named(tm
     torch.save(maskrcnn.maskrcnn_resnet50_fpn().state_dict(), v1)
     with pytest.raises(CheckpointError, match="holds a v1 detector.*maskrcnn_resnet50_fpn "):
         maskrcnn.maskrcnn_resnet50_fpn_v2(weights=str(v1))
+
+
+def test_the_built_in_set_trains_one_epoch_with_v2_and_the_tools_recognise_v2(tiny_shapes, tmp_path):
+    from maskrcnn.engine import ModelConfig, build_model, load_detector
+    from tests.tool_runner import TINY_MODEL, tool
+
+    done = tool("train.py", "--data-root", tiny_shapes, "--model", "v2", "--epochs", 1, "--output", tmp_path / "run",
+                *TINY_MODEL)
+    assert done.returncode == 0, done.stderr[-3000:]
+    checkpoint = torch.load(tmp_path / "run" / "checkpoints" / "last.pth", weights_only=True)
+    assert checkpoint["model_config"]["version"] == "v2" and "roi_heads.box_head.0.0.weight" in checkpoint["model"]
+    evaluated = tool("eval.py", "--weights", tmp_path / "run" / "checkpoints" / "last.pth", "--data-root",
+                     tiny_shapes, "--workers", 0, "--out", tmp_path / "eval")
+    assert evaluated.returncode == 0, evaluated.stderr[-2000:]
+    # torchvision's own v2 file is recognised by its box head
+    torch.save(tv_maskrcnn_v2(weights=None, weights_backbone=None, num_classes=5).state_dict(), tmp_path / "tv.pth")
+    model, categories = load_detector(tmp_path / "tv.pth")
+    assert isinstance(model.roi_heads.box_head, maskrcnn.FastRCNNConvFCHead) and categories.num_classes == 5
+    # LSJ and copy-paste size the training images: the model does not resize them again (torchvision's _skip_resize)
+    assert build_model(ModelConfig(num_classes=3, backbone="resnet18", skip_resize=True)).transform._skip_resize
+
+
+def test_copy_paste_preview_and_sync_bn_conversion(tiny_shapes, tmp_path):
+    from tests.tool_runner import tool
+
+    done = tool("visualize_data.py", "--data-root", tiny_shapes, "--augment", "copypaste", "--num", 2, "--out",
+                tmp_path / "preview.png")
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert (tmp_path / "preview.png").exists()
+    model = maskrcnn.maskrcnn_resnet50_fpn_v2(**V2_QUICK)
+    synced = nn.SyncBatchNorm.convert_sync_batchnorm(copy.deepcopy(model))
+    assert list(synced.state_dict()) == list(model.state_dict())  # checkpoints stay plain v2 files
+    assert isinstance(synced.roi_heads.box_head[0][1], nn.SyncBatchNorm)

@@ -12,7 +12,7 @@ from typing import Optional
 import torch
 
 from _common import UsageError, add_data_arguments, data_name, make_parser, open_dataset, run
-from transforms import POLICIES, eval_transforms, train_transforms
+from transforms import POLICIES, augmented_dataset, eval_transforms, train_transforms
 from visualization import draw_target, image_grid, write_rgb
 
 
@@ -35,6 +35,8 @@ def main(argv: Optional[list[str]] = None) -> int:
         raise UsageError(f"--num must be at least 1, got {args.num}")
     transforms = eval_transforms() if args.augment == "none" else train_transforms(args.augment)
     dataset = open_dataset(args, args.split, transforms)
+    if args.augment != "none":
+        dataset = augmented_dataset(dataset, args.augment)
     generator = torch.Generator().manual_seed(args.seed)
     indices = torch.randperm(len(dataset), generator=generator)[:args.num].tolist()
     torch.manual_seed(args.seed)

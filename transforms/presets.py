@@ -3,9 +3,13 @@
 * ``hflip``: horizontal flip only (the COCO default of torchvision's Mask R-CNN recipe);
 * ``multiscale``: short side drawn from 480..800 (step 32, long side <= 1333) + flip;
 * ``lsj``: large-scale jitter to 1024 x 1024 (ScaleJitter 0.1-2.0 + FixedSizeCrop) + flip;
+* ``copypaste``: ``lsj``, then objects of another sample pasted on (:mod:`.copy_paste`; torchvision's references
+  require LSJ for copy-paste too);
 * ``photometric``: colour distortion + flip (the built-in shapes recipe: colour is not the cue to learn).
 
-Evaluation uses no augmentation: the model's transform does the resizing.
+With ``multiscale``, ``lsj`` and ``copypaste`` the sizes come from the augmentation, so the model skips its own
+resize in training (torchvision's ``_skip_resize``). Evaluation uses no augmentation: the model's transform does the
+resizing.
 """
 from __future__ import annotations
 
@@ -15,7 +19,9 @@ from .flip import RandomHorizontalFlip
 from .photometric import RandomPhotometricDistort
 from .resize import RandomShortestSize, ScaleJitter
 
-POLICIES = ("hflip", "multiscale", "lsj", "photometric")
+POLICIES = ("hflip", "multiscale", "lsj", "copypaste", "photometric")
+#: Policies whose images already have their training size: the model's transform must not resize them again.
+SIZED_BY_AUGMENTATION = ("multiscale", "lsj", "copypaste")
 
 
 def train_transforms(policy: str = "hflip", hflip_prob: float = 0.5) -> Compose:
@@ -23,7 +29,7 @@ def train_transforms(policy: str = "hflip", hflip_prob: float = 0.5) -> Compose:
         steps = [RandomHorizontalFlip(hflip_prob)]
     elif policy == "multiscale":
         steps = [RandomShortestSize(list(range(480, 801, 32)), max_size=1333), RandomHorizontalFlip(hflip_prob)]
-    elif policy == "lsj":
+    elif policy in ("lsj", "copypaste"):  # copy-paste itself runs on pairs of samples: CopyPasteDataset
         steps = [ScaleJitter((1024, 1024)), FixedSizeCrop((1024, 1024)), RandomHorizontalFlip(hflip_prob)]
     elif policy == "photometric":
         steps = [RandomPhotometricDistort(), RandomHorizontalFlip(hflip_prob)]

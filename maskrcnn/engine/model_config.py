@@ -22,6 +22,8 @@ class ModelConfig:
     num_classes: int = 91
     backbone: str = "resnet50"
     masks: bool = True
+    #: "v1" (torchvision's maskrcnn_resnet50_fpn) or "v2" (maskrcnn_resnet50_fpn_v2's heads and batch norm)
+    version: str = "v1"
     min_size: int = 800
     max_size: int = 1333
     rpn_pre_nms_top_n_train: int = 2000
@@ -36,10 +38,14 @@ class ModelConfig:
     fpn_channels: int = 256
     box_representation_size: int = 1024
     mask_head_channels: int = 256
+    #: training images come sized by the augmentation (multiscale, LSJ): the model does not resize them again
+    skip_resize: bool = False
 
     def builder_kwargs(self) -> dict[str, Any]:
         values = asdict(self)
         values["backbone_name"] = values.pop("backbone")
+        if values.pop("skip_resize"):
+            values["_skip_resize"] = True  # torchvision's name, passed through to GeneralizedRCNNTransform
         return values
 
     def to_dict(self) -> dict[str, Any]:
