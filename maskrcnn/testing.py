@@ -30,6 +30,44 @@ def randomise_frozen_batch_norm(model: nn.Module, generator: torch.Generator) ->
                 module.running_var.copy_(torch.rand(n, generator=generator) * 0.5 + 0.75)
 
 
+def randomise_batch_norm(model: nn.Module, generator: torch.Generator) -> None:
+    """The same for plain ``BatchNorm2d`` (v2): fresh ones would fold to the identity."""
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, nn.BatchNorm2d):
+                n = module.num_features
+                module.weight.copy_(torch.rand(n, generator=generator) * 0.5 + 0.5)
+                module.bias.copy_(torch.randn(n, generator=generator) * 0.1)
+                module.running_mean.copy_(torch.randn(n, generator=generator) * 0.1)
+                module.running_var.copy_(torch.rand(n, generator=generator) * 0.5 + 0.75)
+
+
+def freeze_early_stages(model: nn.Module, trainable: tuple[str, ...] = ("layer2", "layer3", "layer4")) -> None:
+    """As a model built from pretrained weights has it: only the last three backbone stages train."""
+    for name, parameter in model.backbone.body.named_parameters():
+        parameter.requires_grad_(name.startswith(trainable))
+
+
+def pretrained_like_pair_v2(seed: int = 0, **kwargs) -> tuple[nn.Module, MaskRCNN]:
+    """torchvision's ``maskrcnn_resnet50_fpn_v2`` as a user fine-tuning its COCO file has it (trained-like batch norm
+    statistics everywhere, three trainable stages, spread class scores), and ours loaded from it; float32."""
+    from torchvision.models.detection import maskrcnn_resnet50_fpn_v2 as tv_maskrcnn_resnet50_fpn_v2
+
+    from .builders import maskrcnn_resnet50_fpn_v2
+
+    kwargs = {"num_classes": 91, **kwargs}
+    torch.manual_seed(seed)
+    reference = tv_maskrcnn_resnet50_fpn_v2(weights=None, weights_backbone=None, **kwargs)
+    randomise_batch_norm(reference, torch.Generator().manual_seed(seed))
+    with torch.no_grad():
+        reference.roi_heads.box_predictor.cls_score.weight.mul_(CLASSIFIER_SCALE)
+    ours = maskrcnn_resnet50_fpn_v2(**kwargs)
+    ours.load_state_dict(reference.state_dict())
+    for model in (reference, ours):
+        freeze_early_stages(model)
+    return reference, ours
+
+
 def pretrained_like_pair(seed: int = 0, **kwargs) -> tuple[nn.Module, MaskRCNN]:
     """torchvision's ``MaskRCNN`` on a ResNet-50-FPN with frozen batch norm (random non-trivial statistics),
     three trainable stages and a scaled classifier, and ours loaded from its ``state_dict``; float32, plain modules.

@@ -37,6 +37,17 @@ def random_images(sizes, seed: int = 1, dtype=torch.float64):
     return [torch.rand(3, h, w, generator=g, dtype=torch.float64).to(dtype) for h, w in sizes]
 
 
+def photo_like_images(sizes, seed: int = 1, dtype=torch.float64):
+    """Smooth random images (blurred blobs, upsampled from 1/16 size): closer to a photo's statistics than noise."""
+    g = torch.Generator().manual_seed(seed)
+    images = []
+    for h, w in sizes:
+        low = torch.rand(1, 3, max(2, h // 16), max(2, w // 16), generator=g, dtype=torch.float64)
+        images.append(torch.nn.functional.interpolate(low, size=(h, w), mode="bicubic", align_corners=False)[0]
+                      .clamp(0, 1).to(dtype))
+    return images
+
+
 def targets_for(sizes, dtype=torch.float64, empty_index=None):
     """Two rectangles per image, with masks that fill their boxes except a hole; ``empty_index`` has no object."""
     targets = []

@@ -7,7 +7,6 @@ files of both versions, and the fast form.
 from __future__ import annotations
 
 import copy
-from pathlib import Path
 
 import pytest
 import torch
@@ -17,8 +16,8 @@ from torchvision.models.detection.faster_rcnn import FastRCNNConvFCHead as TvFas
 
 import maskrcnn
 from maskrcnn.checkpoint import CheckpointError
-from maskrcnn.testing import CLASSIFIER_SCALE
-from tests.model_fixtures import QUICK, assert_same_training_step, random_images, targets_for
+from maskrcnn.testing import CLASSIFIER_SCALE, randomise_batch_norm
+from tests.model_fixtures import QUICK, assert_same_training_step, photo_like_images, targets_for
 
 SIZES = [(100, 124), (116, 92)]
 #: v2 is 2.5x v1's arithmetic and float64 convolutions are slow: smaller still than QUICK.
@@ -27,26 +26,13 @@ V2_QUICK = {**QUICK, "min_size": 96, "max_size": 128, "rpn_pre_nms_top_n_train":
             "box_detections_per_img": 10}
 
 
-def randomise_batch_norm(model: nn.Module, seed: int = 0) -> None:
-    """Running statistics and affine parameters like a trained network's (fresh ones fold to the identity)."""
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for module in model.modules():
-            if isinstance(module, nn.BatchNorm2d):
-                n = module.num_features
-                module.weight.copy_(torch.rand(n, generator=g) * 0.5 + 0.5)
-                module.bias.copy_(torch.randn(n, generator=g) * 0.1)
-                module.running_mean.copy_(torch.randn(n, generator=g) * 0.1)
-                module.running_var.copy_(torch.rand(n, generator=g) * 0.5 + 0.75)
-
-
 def v2_pair(dtype=torch.float64, **kwargs):
     """torchvision's v2 (random weights, trained-like batch norm statistics, spread class scores) and ours loaded
     from its state_dict, in eval mode."""
     kwargs = {**V2_QUICK, **kwargs}
     torch.manual_seed(0)
     reference = tv_maskrcnn_v2(weights=None, weights_backbone=None, **kwargs)
-    randomise_batch_norm(reference)
+    randomise_batch_norm(reference, torch.Generator().manual_seed(0))
     with torch.no_grad():
         reference.roi_heads.box_predictor.cls_score.weight.mul_(CLASSIFIER_SCALE)
     ours = maskrcnn.maskrcnn_resnet50_fpn_v2(**kwargs)
@@ -81,7 +67,7 @@ def test_conv_fc_box_head_equals_torchvisions():
 
 def test_eval_float64_equals_torchvision():
     reference, ours = v2_pair()
-    images = random_images(SIZES)
+    images = photo_like_images(SIZES)
     with torch.no_grad():
         expected, got = reference(images), ours(images)
     for a, b in zip(got, expected):
@@ -93,7 +79,7 @@ def test_eval_float64_equals_torchvision():
 
 def test_train_losses_and_gradients_float64_equal_torchvision_with_an_empty_image():
     reference, ours = v2_pair()
-    images, targets = random_images(SIZES), targets_for(SIZES, empty_index=1)
+    images, targets = photo_like_images(SIZES), targets_for(SIZES, empty_index=1)
     losses = assert_same_training_step(ours, reference, images, targets, rtol=0, atol=1e-6)
     assert sorted(losses) == ["loss_box_reg", "loss_classifier", "loss_mask", "loss_objectness", "loss_rpn_box_reg"]
     torch.testing.assert_close(ours.backbone.body.bn1.running_mean, reference.backbone.body.bn1.running_mean)
@@ -104,7 +90,7 @@ def test_the_fast_form_equals_the_plain_v2_model():
     fast = maskrcnn.optimize(copy.deepcopy(plain))
     names = maskrcnn.optimized.optimized_modules(fast)
     assert "roi_heads.box_head.0" in names and "backbone.fpn.inner_blocks.0" in names  # BN folded there too
-    images = random_images(SIZES)
+    images = photo_like_images(SIZES)
     with torch.no_grad():
         expected, got = plain(images), fast(images)
     for a, b in zip(got, expected):
@@ -118,7 +104,7 @@ def test_torchvisions_v2_file_loads_fine_tunes_and_the_wrong_version_is_named(tm
     path = tmp_path / "maskrcnn_resnet50_fpn_v2_coco.pth"
     torch.save(reference.state_dict(), path)
     loaded = maskrcnn.maskrcnn_resnet50_fpn_v2(weights=str(path), **V2_QUICK).eval()
-    images = random_images(SIZES, dtype=torch.float32)
+    images = photo_like_images(SIZES, dtype=torch.float32)
     with torch.no_grad():
         for a, b in zip(loaded(images), reference(images)):
             torch.testing.assert_close(a["boxes"], b["boxes"], rtol=1e-4, atol=1e-3)
@@ -131,7 +117,7 @@ def test_torchvisions_v2_file_loads_fine_tunes_and_the_wrong_version_is_named(tm
     before = tuned.backbone.body.bn1.running_mean.clone()
     tuned.train()
     targets = [dict(t, labels=torch.tensor([1, 3])) for t in targets_for(SIZES[:1], dtype=torch.float32)]
-    tuned(random_images(SIZES[:1], dtype=torch.float32), targets)
+    tuned(photo_like_images(SIZES[:1], dtype=torch.float32), targets)
     assert not torch.equal(tuned.backbone.body.bn1.running_mean, before)
     with pytest.raises(CheckpointError, match="holds a v2 detector.*maskrcnn_resnet50_fpn_v2"):
         maskrcnn.maskrcnn_resnet50_fpn(weights=str(path))

@@ -59,9 +59,10 @@ def variants(include_reference_fast: bool) -> list[Variant]:
     return found
 
 
-def build_models(min_size: int, score_thresh: float, seed: int) -> dict[str, nn.Module]:
+def build_models(min_size: int, score_thresh: float, seed: int, version: str = "v1") -> dict[str, nn.Module]:
     """torchvision's model with random weights, and ours loaded from its state_dict (plain)."""
-    theirs, ours = testing.pretrained_like_pair(seed, min_size=min_size, box_score_thresh=score_thresh)
+    pair = testing.pretrained_like_pair_v2 if version == "v2" else testing.pretrained_like_pair
+    theirs, ours = pair(seed, min_size=min_size, box_score_thresh=score_thresh)
     return {"ours": ours, "torchvision": theirs}
 
 
@@ -141,11 +142,15 @@ def make_step(name: str, model: nn.Module, variant: Variant, device: torch.devic
     return infer
 
 
-WORKLOADS = {  # name -> (model min_size, training?)
-    "inference 800x1066": (800, False),
-    "inference 480x640": (480, False),
-    "train step, batch 2, 800x1066": (800, True),
+WORKLOADS = {  # name -> (model min_size, training?, model version)
+    "inference 800x1066": (800, False, "v1"),
+    "inference 480x640": (480, False, "v1"),
+    "train step, batch 2, 800x1066": (800, True, "v1"),
+    "v2 inference 800x1066": (800, False, "v2"),
+    "v2 train step, batch 2, 800x1066": (800, True, "v2"),
 }
+#: v2 is compared as users run it: torchvision's, ours optimized, ours in fast mode.
+V2_VARIANTS = ("torchvision", "ours optimized", "ours optimized, fast mode")
 
 
 def workload_inputs(name: str, device: torch.device) -> tuple[list, list]:
@@ -162,10 +167,11 @@ def detections_agreeing(ours: dict, theirs: dict, iou_thresh: float = 0.99) -> i
 
 def time_workload(name: str, args: argparse.Namespace, device: torch.device, chosen: list[Variant]
                   ) -> tuple[dict[str, float], Optional[dict[str, tuple[int, int]]]]:
-    min_size, training = WORKLOADS[name]
-    models = build_models(min_size, args.score_thresh, args.seed)
+    min_size, training, version = WORKLOADS[name]
+    models = build_models(min_size, args.score_thresh, args.seed, version)
     images, targets = workload_inputs(name, device)
     steps, outputs = {}, {}
+    chosen = [v for v in chosen if version == "v1" or v.name in V2_VARIANTS]
     for variant in chosen:
         # every variant runs its own copy, so that each starts from the same weights
         model = prepare(copy.deepcopy(models[variant.library]), variant, device, training)
@@ -210,8 +216,9 @@ def resident_kb(field: str) -> int:
 def probe_memory(args: argparse.Namespace, device: torch.device) -> None:
     name, fields = json.loads(args.probe_memory)
     variant = Variant(**fields)
-    min_size, training = WORKLOADS[name]
-    model = prepare(build_models(min_size, args.score_thresh, args.seed)[variant.library], variant, device, training)
+    min_size, training, version = WORKLOADS[name]
+    model = prepare(build_models(min_size, args.score_thresh, args.seed, version)[variant.library], variant, device,
+                    training)
     images, targets = workload_inputs(name, device)
     step = make_step("train" if training else "infer", model, variant, device, images, targets)
     step()  # warm-up: one-off allocations (optimizer state, backend caches) are not the step's peak
@@ -286,8 +293,9 @@ def profile_variant(args: argparse.Namespace, device: torch.device) -> None:
     """The operators one variant spends its time in, on the first selected workload (after a warm-up run)."""
     variant = next(v for v in variants(True) if v.name == args.profile)
     name = next(w for w in WORKLOADS if args.workload is None or w in args.workload)
-    min_size, training = WORKLOADS[name]
-    model = prepare(build_models(min_size, args.score_thresh, args.seed)[variant.library], variant, device, training)
+    min_size, training, version = WORKLOADS[name]
+    model = prepare(build_models(min_size, args.score_thresh, args.seed, version)[variant.library], variant, device,
+                    training)
     images, targets = workload_inputs(name, device)
     step = make_step("train" if training else "infer", model, variant, device, images, targets)
     step()
@@ -315,7 +323,7 @@ def run_model(args: argparse.Namespace) -> None:
     print("\n".join(lines), flush=True)
     for name in names:
         medians, agreement = time_workload(name, args, device, chosen)
-        for variant in chosen:
+        for variant in [v for v in chosen if v.name in medians]:
             memory = f"{peak_memory_mb(name, variant, args):.0f}" if args.memory else "-"
             agree = "-"
             if agreement is not None and variant.name in agreement:
