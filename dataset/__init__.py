@@ -3,7 +3,7 @@ generator of the built-in dataset.
 """
 from .coco import (COCO_DOWNLOAD_HINT, AnnotationReport, CocoInstanceDataset, class_names_of, coco2017_paths,
                    load_coco, read_json, write_json_atomically)
-from .coco_masks import mask_to_rle, segmentation_to_mask, segmentation_to_rle
+from .coco_masks import mask_to_polygons, mask_to_rle, segmentation_to_mask, segmentation_to_rle
 from .collate import collate_fn
 from .errors import DatasetError
 from .grouped_batch_sampler import GroupedBatchSampler, aspect_ratio_groups
@@ -13,6 +13,6 @@ from .shapes import CATEGORIES as SHAPES_CATEGORIES
 from .shapes import ShapesConfig, ensure_shapes_dataset, generate_shapes_dataset
 
 __all__ = ["CocoInstanceDataset", "AnnotationReport", "DatasetError", "COCO_DOWNLOAD_HINT", "coco2017_paths",
-           "load_coco", "read_json", "write_json_atomically", "class_names_of", "segmentation_to_mask", "segmentation_to_rle", "mask_to_rle", "collate_fn",
+           "load_coco", "read_json", "write_json_atomically", "class_names_of", "segmentation_to_mask", "segmentation_to_rle", "mask_to_rle", "mask_to_polygons", "collate_fn",
            "GroupedBatchSampler", "aspect_ratio_groups", "read_rgb", "image_to_tensor", "find_split",
            "SHAPES_CATEGORIES", "ShapesConfig", "generate_shapes_dataset", "ensure_shapes_dataset"]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
+import cv2
 import numpy as np
 from pycocotools import mask as coco_mask
 
@@ -53,3 +54,13 @@ def mask_to_rle(mask: np.ndarray) -> dict:
     rle = coco_mask.encode(np.asfortranarray(mask.astype(np.uint8, copy=False)))
     rle["counts"] = rle["counts"].decode("ascii")
     return rle
+
+
+def mask_to_polygons(mask: np.ndarray) -> list[list[float]]:
+    """A binary ``H x W`` mask as COCO polygon parts ``[[x1, y1, x2, y2, ...], ...]``, one per outer contour
+    (OpenCV's, every boundary pixel kept). Contour points are pixel indices; ``+ 0.5`` puts them at pixel centres in
+    COCO's continuous coordinates. Polygons cannot hold holes: a ring comes back filled. Parts of fewer than 3 points
+    (a 1-2 pixel speck) are left out."""
+    contours, _ = cv2.findContours(np.ascontiguousarray(mask, dtype=np.uint8), cv2.RETR_EXTERNAL,
+                                   cv2.CHAIN_APPROX_NONE)
+    return [[round(float(v) + 0.5, 2) for v in contour.reshape(-1)] for contour in contours if len(contour) >= 3]

@@ -97,3 +97,20 @@ def assert_same_training_step(ours: nn.Module, reference: nn.Module, images, tar
         if p.grad is not None:
             torch.testing.assert_close(q.grad, p.grad, rtol=rtol, atol=atol, msg=name)
     return expected
+
+
+def spread_score_checkpoint(path, masks: bool = True, num_classes: int = 5) -> nn.Module:
+    """A small untrained shapes-like model (ResNet-18-FPN at 96 px, narrow heads) with its class scores spread, so
+    that it detects something, saved as the tools' checkpoint; returns the model."""
+    from maskrcnn.engine import ModelConfig
+
+    torch.manual_seed(0)
+    config = ModelConfig(num_classes=num_classes, backbone="resnet18", masks=masks, min_size=96, max_size=144,
+                         fpn_channels=64, box_representation_size=128, mask_head_channels=64)
+    model = maskrcnn.resnet_fpn_detector(**config.builder_kwargs())
+    with torch.no_grad():
+        model.roi_heads.box_predictor.cls_score.weight.mul_(20)
+    names = ["__background__", "square", "circle", "triangle", "star"][:num_classes]
+    torch.save({"model": model.state_dict(), "model_config": config.to_dict(),
+                "categories": {"ids": list(range(num_classes)), "names": names}}, path)
+    return model

@@ -16,9 +16,8 @@ from torch import nn
 
 import maskrcnn
 from maskrcnn.anchor_coverage import anchor_coverage, input_anchors
-from maskrcnn.engine import ModelConfig
 from maskrcnn.faster_rcnn import default_anchor_generator
-from tests.model_fixtures import random_images
+from tests.model_fixtures import random_images, spread_score_checkpoint as checkpoint
 from tests.tool_runner import tool
 
 SMALL_DETECTOR = dict(backbone_name="resnet18", num_classes=5, min_size=160, max_size=224, fpn_channels=64,
@@ -95,19 +94,6 @@ def test_the_anchors_of_the_coverage_are_the_models():
     box = anchors[1000:1001] / torch.tensor([sx, sy, sx, sy])  # back to image pixels
     coverage = anchor_coverage([box], [(333, 517)], 160, 224)
     assert coverage.best_iou.item() == pytest.approx(1.0, abs=1e-3) and sum(coverage.histogram()) == 1
-
-
-def checkpoint(path, masks=True):
-    torch.manual_seed(0)
-    config = ModelConfig(num_classes=5, backbone="resnet18", masks=masks, min_size=96, max_size=144,
-                         fpn_channels=64, box_representation_size=128, mask_head_channels=64)
-    model = maskrcnn.resnet_fpn_detector(**config.builder_kwargs())
-    with torch.no_grad():  # scores spread, so that the final overlay has something to draw
-        model.roi_heads.box_predictor.cls_score.weight.mul_(20)
-    names = ["__background__", "square", "circle", "triangle", "star"]
-    torch.save({"model": model.state_dict(), "model_config": config.to_dict(),
-                "categories": {"ids": list(range(5)), "names": names}}, path)
-    return model
 
 
 def captions(page: str) -> dict[str, str]:

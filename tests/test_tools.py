@@ -183,9 +183,10 @@ def test_predict_on_files_folders_globs_and_bad_inputs(tiny_shapes, trained, tmp
     assert errors[0] == f"error: {tmp_path / 'missing.jpg'}: file not found"
     assert any("notes.txt: not a readable image" in line for line in errors)
     assert "Traceback" not in done.stderr
-    lines = done.stdout.strip().splitlines()
+    *lines, summary = done.stdout.strip().splitlines()
     assert len(lines) == 3 + 4  # the first val image twice (by name and by glob), gray, rgba and 3 more
     assert all(" instances, " in line and " ms" in line for line in lines)
+    assert summary.startswith("7 images, ") and summary.endswith(" 2 errors")
     record = json.loads((predictions / "gray.json").read_text())
     image = np.asarray(Image.open(tmp_path / "gray.jpg"))
     assert (record["width"], record["height"]) == (image.shape[1], image.shape[0])

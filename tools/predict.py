@@ -1,13 +1,24 @@
-"""Run a trained model on images: draw the instances and write them as JSON (masks as COCO RLE).
+"""Run a trained model on images, folders and videos: draw the instances and write them as JSON.
 
     python tools/predict.py datasets/shapes/val2017/000001000001.jpg
     python tools/predict.py photos/ "more/*.png" --weights maskrcnn_resnet50_fpn_coco-bf2d0c1e.pth
+    python tools/predict.py photos/ --no-draw --batch-size 2 --coco-results result/photos.json
+    python tools/predict.py clip.mp4 --every 2
+    python tools/predict.py aerial.tif --tile 800 --tile-overlap 128
 
-For every image it writes <out>/<name>.jpg (drawn) and <out>/<name>.json:
-{"image", "width", "height", "instances": [{"label", "name", "score", "box": [x1, y1, x2, y2],
-"mask": {"size": [h, w], "counts": "..."}}]} (``label``: the training dataset's own category id), and prints one
-line: the file, how many instances, how long.
-Files that cannot be read get an error line each; the others are still processed and the exit status is 1.
+Images: <out>/<name>.json {"image", "width", "height", "instances": [{"label", "name", "score",
+"box": [x1, y1, x2, y2], "mask"}]} (``label``: the training dataset's own category id; ``mask``: COCO RLE, or COCO
+polygons with --mask-format polygon) and <out>/<name>.jpg, the drawing (images under 512 px a side are drawn
+enlarged, so that the captions read). Images are decoded by --workers background processes while the model runs.
+Videos (anything OpenCV reads: .mp4, .avi, .mov, ...): <out>/<name>.mp4, annotated, of the same size and at the
+same frame rate (divided by --every), and <out>/<name>.jsonl, one {"frame", "time", "instances"} record per
+processed frame. --coco-results FILE also writes one COCO results file for all images, for eval.py --results.
+--tile SIZE predicts large images from overlapping SIZE px windows at their own resolution, and merges objects cut
+by a window's border by mask IoU (see maskrcnn/tiling.py).
+
+--score-thresh is the model's own box_score_thresh: only instances scoring that much get a mask. (COCO evaluation
+wants the model's default, 0.05: pass --score-thresh 0.05 with --coco-results.)
+A file that cannot be read gets an error line; the others are still processed and the exit status is 1.
 """
 from __future__ import annotations
 
@@ -17,44 +28,84 @@ import json
 import os
 import sys
 import time
+from dataclasses import dataclass
 from typing import Optional
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
 from _common import UsageError, add_fast_mode_argument, check_fast_mode, make_parser, run, weights_or_newest
-from dataset import DatasetError, image_to_tensor, mask_to_rle, read_rgb
+from dataset import DatasetError, image_to_tensor, write_json_atomically
+from dataset.image_files import image_file_loader
 from dataset.image_io import IMAGE_EXTENSIONS
+from dataset.video import VIDEO_EXTENSIONS, VideoReader, VideoWriter, is_video_path
 from maskrcnn import fast_mode, optimize
-from maskrcnn.categories import Categories
 from maskrcnn.engine import load_detector
-from maskrcnn.engine.coco_evaluation import MASK_THRESHOLD
+from maskrcnn.engine.prediction_records import MASK_FORMATS, ImageIds, coco_result_records, instance_records
+from maskrcnn.tiling import predict_tiled
 from visualization import draw_prediction, write_rgb
 
+#: Still images smaller than this (short side) are drawn enlarged; video frames keep their size.
+DRAW_MIN_SIDE = 512
+#: Up to this many images, one line each; more get a progress bar.
+LINES_UP_TO = 10
 
 
 def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
     parser = make_parser(__doc__)
-    parser.add_argument("inputs", nargs="+", help="image files, folders (their images) or glob patterns")
+    parser.add_argument("inputs", nargs="+", help="image or video files, folders (their images and videos) or glob "
+                                                  "patterns")
     parser.add_argument("--weights", help="checkpoint (ours or a torchvision Mask R-CNN file); default: the newest "
                                           "under result/checkpoints/")
-    parser.add_argument("--score-thresh", type=float, default=0.5, help="keep instances scoring at least this")
+    parser.add_argument("--score-thresh", type=float, default=0.5,
+                        help="keep instances scoring more than this (the model's box_score_thresh; default: "
+                             "%(default)s)")
     parser.add_argument("--out", default=os.path.join("result", "predictions"))
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    parser.add_argument("--batch-size", type=int, default=1)
+    parser.add_argument("--batch-size", type=int, default=1, help="images (or video frames, or tiles) per forward")
+    parser.add_argument("--workers", type=int, default=1, help="image decoding processes (0: none, decode in turn)")
+    parser.add_argument("--no-draw", action="store_true", help="write the JSON only (faster)")
+    parser.add_argument("--mask-format", choices=MASK_FORMATS, default="rle",
+                        help="masks in the JSON: COCO RLE, or COCO polygons from OpenCV contours (default: "
+                             "%(default)s)")
+    parser.add_argument("--coco-results", metavar="FILE", help="also write one COCO results file for all images")
+    parser.add_argument("--coco-ann", metavar="FILE",
+                        help="with --coco-results: the annotation file whose image ids the results use (matched by "
+                             "file name); without it, a file's name is its id (000000397133.jpg: 397133)")
+    parser.add_argument("--every", type=int, default=1, metavar="N", help="videos: process every N-th frame")
+    parser.add_argument("--tile", type=int, metavar="SIZE", help="predict large images from overlapping SIZE px "
+                                                                 "windows at their own resolution")
+    parser.add_argument("--tile-overlap", type=int, default=64, metavar="PX",
+                        help="with --tile: how much neighbouring windows overlap (default: %(default)s)")
     add_fast_mode_argument(parser)
     return parser.parse_args(argv)
 
 
+def check_args(args: argparse.Namespace) -> None:
+    for name, low in (("batch_size", 1), ("workers", 0), ("every", 1)):
+        if getattr(args, name) < low:
+            raise UsageError(f"--{name.replace('_', '-')} must be at least {low}, got {getattr(args, name)}")
+    if not 0.0 <= args.score_thresh <= 1.0:
+        raise UsageError(f"--score-thresh must be in [0, 1], got {args.score_thresh}")
+    if args.tile is not None and not 0 <= args.tile_overlap < args.tile:
+        raise UsageError(f"--tile-overlap must be at least 0 and less than --tile ({args.tile}), got "
+                         f"{args.tile_overlap}")
+    if args.coco_ann and not args.coco_results:
+        raise UsageError("--coco-ann goes with --coco-results: it gives the results file's image ids")
+    check_fast_mode(args.fast_mode, args.device)
+
+
 def expand_inputs(inputs: list[str]) -> tuple[list[str], list[str]]:
-    """``(image paths in order, error lines)``: folders give their image files, patterns their matches."""
+    """``(image and video paths in order, error lines)``: folders give their image and video files, patterns their
+    matches."""
+    known = IMAGE_EXTENSIONS + VIDEO_EXTENSIONS
     paths, errors = [], []
     for item in inputs:
         if os.path.isdir(item):
-            found = sorted(os.path.join(item, name) for name in os.listdir(item)
-                           if name.lower().endswith(IMAGE_EXTENSIONS))
+            found = sorted(os.path.join(item, name) for name in os.listdir(item) if name.lower().endswith(known))
             if not found:
-                errors.append(f"{item}: folder holds no images ({', '.join(IMAGE_EXTENSIONS)})")
+                errors.append(f"{item}: folder holds no images or videos ({', '.join(known)})")
             paths.extend(found)
         elif os.path.exists(item):
             paths.append(item)
@@ -81,61 +132,163 @@ def output_names(paths: list[str]) -> list[str]:
     return names
 
 
-def instances_json(path: str, image: np.ndarray, output: dict, categories: Categories) -> dict:
-    """``label`` is the dataset's own category id, ``name`` its name."""
-    instances = []
-    masks = output.get("masks")  # a Faster R-CNN has none
-    for k, (box, label, score) in enumerate(zip(output["boxes"].tolist(), output["labels"].tolist(),
-                                                output["scores"].tolist())):
-        instance = {"label": categories.category_id(label), "name": categories.name(label),
-                    "score": round(float(score), 4), "box": [round(v, 2) for v in box]}
-        if masks is not None:
-            instance["mask"] = mask_to_rle((masks[k, 0] > MASK_THRESHOLD).numpy())
-        instances.append(instance)
-    return {"image": path, "width": int(image.shape[1]), "height": int(image.shape[0]), "instances": instances}
+@dataclass
+class Tally:
+    images: int = 0
+    frames: int = 0
+    instances: int = 0
+    errors: int = 0
+    seconds: float = 0.0
+
+    def summary(self) -> str:
+        parts = [f"{self.images} images"] + ([f"{self.frames} video frames"] if self.frames else [])
+        rate = (self.images + self.frames) / self.seconds if self.seconds else 0.0
+        unit = "images/s" if not self.frames else ("frames/s" if not self.images else "images+frames/s")
+        return (f"{', '.join(parts)}, {self.instances} instances, {rate:.2f} {unit} ({self.seconds:.1f} s), "
+                f"{self.errors} errors")
+
+
+class Predictor:
+    """The model, its categories and the options: images in, outputs on the CPU out."""
+
+    def __init__(self, args: argparse.Namespace, device: torch.device):
+        self.args, self.device = args, device
+        self.model, self.categories = load_detector(weights_or_newest(args.weights), device)
+        self.model.roi_heads.score_thresh = args.score_thresh  # masks are computed and pasted for kept boxes only
+        optimize(self.model)
+
+    @property
+    def class_names(self) -> list[str]:
+        return self.categories.names
+
+    def __call__(self, images: list[np.ndarray]) -> list[dict[str, torch.Tensor]]:
+        tensors = [image_to_tensor(image).to(self.device) for image in images]
+        with torch.inference_mode(), fast_mode(self.device, self.args.fast_mode):
+            if self.args.tile is not None:
+                return [predict_tiled(self.model, tensor, self.args.tile, self.args.tile_overlap,
+                                      batch_size=self.args.batch_size) for tensor in tensors]
+            return [{k: v.cpu() for k, v in output.items()} for output in self.model(tensors)]
+
+
+def predict_images(predictor: Predictor, paths: list[str], names: list[str], args: argparse.Namespace,
+                   tally: Tally, coco_results: Optional[list], image_ids: Optional[ImageIds]) -> None:
+    quiet = len(paths) > LINES_UP_TO
+    bar = tqdm(total=len(paths), unit="image", disable=not quiet, dynamic_ncols=True)
+    batch_size = 1 if args.tile is not None else args.batch_size  # with tiles, the batch is of windows
+    for batch in image_file_loader(paths, batch_size, args.workers):
+        for item in batch:
+            if item.error is not None:
+                tqdm.write(f"error: {item.error}", file=sys.stderr)
+                tally.errors += 1
+        loaded = [item for item in batch if item.image is not None]
+        if not loaded:
+            bar.update(len(batch))
+            continue
+        started = time.perf_counter()
+        outputs = predictor([item.image for item in loaded])
+        elapsed = (time.perf_counter() - started) / len(loaded)
+        for item, output in zip(loaded, outputs):
+            name = names[item.index]
+            records = instance_records(output, predictor.categories, args.mask_format)
+            height, width = item.image.shape[:2]
+            write_json_atomically(os.path.join(args.out, f"{name}.json"),
+                                  {"image": item.path, "width": width, "height": height, "instances": records})
+            if not args.no_draw:
+                write_rgb(os.path.join(args.out, f"{name}.jpg"),
+                          draw_prediction(item.image, output, predictor.class_names, 0.0, min_side=DRAW_MIN_SIDE))
+            if coco_results is not None:
+                coco_results.extend(coco_result_records(image_ids.id_of(item.path), records))
+            tally.images += 1
+            tally.instances += len(records)
+            if not quiet:
+                print(f"{item.path}: {len(records)} instances, {elapsed * 1000:.0f} ms -> {args.out}/{name}.json")
+        bar.update(len(batch))
+    bar.close()
+
+
+def predict_video(predictor: Predictor, path: str, name: str, args: argparse.Namespace, tally: Tally) -> None:
+    reader = VideoReader(path)
+    info = reader.info
+    video_path = os.path.join(args.out, f"{name}.mp4")
+    writer = None if args.no_draw else VideoWriter(video_path, info.width, info.height, info.fps / args.every)
+    total = -(-info.frame_count // args.every) if info.frame_count else None
+    bar = tqdm(total=total, unit="frame", desc=os.path.basename(path), dynamic_ncols=True)
+    processed = instances = 0
+    try:
+        with open(os.path.join(args.out, f"{name}.jsonl"), "w") as records_file:
+            batch: list[tuple[int, np.ndarray]] = []
+            for index, frame in enumerate(reader):
+                if index % args.every == 0:
+                    batch.append((index, frame))
+                if len(batch) == args.batch_size:
+                    instances += _video_batch(predictor, batch, info.fps, records_file, writer)
+                    processed += len(batch)
+                    bar.update(len(batch))
+                    batch = []
+            if batch:
+                instances += _video_batch(predictor, batch, info.fps, records_file, writer)
+                processed += len(batch)
+                bar.update(len(batch))
+    finally:
+        bar.close()
+        reader.close()
+        if writer is not None:
+            writer.close()
+    tally.frames += processed
+    tally.instances += instances
+    drawn = "" if writer is None else f"{video_path} and "
+    print(f"{path}: {processed} frames, {instances} instances -> {drawn}{args.out}/{name}.jsonl")
+
+
+def _video_batch(predictor: Predictor, batch: list[tuple[int, np.ndarray]], fps: float, records_file,
+                 writer: Optional[VideoWriter]) -> int:
+    outputs = predictor([frame for _, frame in batch])
+    count = 0
+    for (index, frame), output in zip(batch, outputs):
+        records = instance_records(output, predictor.categories, predictor.args.mask_format)
+        records_file.write(json.dumps({"frame": index, "time": round(index / fps, 3), "instances": records}) + "\n")
+        if writer is not None:
+            writer.write(draw_prediction(frame, output, predictor.class_names, 0.0))
+        count += len(records)
+    return count
 
 
 def main(argv: Optional[list[str]] = None) -> int:
     args = parse_args(argv)
-    if args.batch_size < 1:
-        raise UsageError(f"--batch-size must be at least 1, got {args.batch_size}")
-    check_fast_mode(args.fast_mode, args.device)
-    weights = weights_or_newest(args.weights)
+    check_args(args)
     paths, errors = expand_inputs(args.inputs)
+    images = [path for path in paths if not is_video_path(path)]
+    videos = [path for path in paths if is_video_path(path)]
+    image_ids = None
+    if args.coco_results:
+        image_ids = ImageIds(args.coco_ann)
+        missing = image_ids.missing(images)
+        if missing:
+            where = f"is not in {args.coco_ann}" if args.coco_ann else "has no number for a name; give --coco-ann"
+            raise UsageError(f"--coco-results: {missing[0]} {where} ({len(missing)} such images)")
     for line in errors:
         print(f"error: {line}", file=sys.stderr)
-    device = torch.device(args.device)
-    model, categories = load_detector(weights, device)
-    optimize(model)
-    failures = len(errors)
+    predictor = Predictor(args, torch.device(args.device))
     os.makedirs(args.out, exist_ok=True)
     names = output_names(paths)
-    for start in range(0, len(paths), args.batch_size):
-        batch = []
-        for path, name in zip(paths[start:start + args.batch_size], names[start:start + args.batch_size]):
-            try:
-                batch.append((path, name, read_rgb(path)))
-            except DatasetError as error:
-                print(f"error: {error}", file=sys.stderr)
-                failures += 1
-        if not batch:
-            continue
-        started = time.perf_counter()
-        with torch.inference_mode(), fast_mode(device, args.fast_mode):
-            outputs = model([image_to_tensor(image).to(device) for _, _, image in batch])
-        elapsed = (time.perf_counter() - started) / len(batch)
-        for (path, name, image), output in zip(batch, outputs):
-            output = {k: v.cpu() for k, v in output.items()}
-            keep = output["scores"] >= args.score_thresh
-            output = {k: v[keep] for k, v in output.items()}
-            write_rgb(os.path.join(args.out, f"{name}.jpg"), draw_prediction(image, output, categories.names, 0.0))
-            with open(os.path.join(args.out, f"{name}.json"), "w") as f:
-                json.dump(instances_json(path, image, output, categories), f)
-            print(f"{path}: {int(keep.sum())} instances, {elapsed * 1000:.0f} ms -> {args.out}/{name}.jpg")
-    if failures:
-        print(f"{failures} of {len(paths) + len(errors)} inputs failed", file=sys.stderr)
-        return 1
-    return 0
+    name_of = dict(zip(paths, names))
+    tally = Tally(errors=len(errors))
+    coco_results: Optional[list] = [] if args.coco_results else None
+    started = time.perf_counter()
+    if images:
+        predict_images(predictor, images, [name_of[p] for p in images], args, tally, coco_results, image_ids)
+    for path in videos:
+        try:
+            predict_video(predictor, path, name_of[path], args, tally)
+        except DatasetError as error:
+            print(f"error: {error}", file=sys.stderr)
+            tally.errors += 1
+    tally.seconds = time.perf_counter() - started
+    if coco_results is not None:
+        write_json_atomically(args.coco_results, coco_results)
+        print(f"COCO results: {len(coco_results)} instances -> {args.coco_results}")
+    print(tally.summary())
+    return 1 if tally.errors else 0
 
 
 if __name__ == "__main__":

@@ -36,11 +36,17 @@ def _as_numpy(values) -> Optional[np.ndarray]:
 
 
 def draw_instances(image: np.ndarray | Tensor, boxes=None, labels=None, scores=None, masks=None,
-                   class_names: Optional[Sequence[str]] = None, line_width: int = 0) -> np.ndarray:
-    """A copy of ``image`` (RGB uint8) with the instances drawn on it. ``line_width=0`` picks one from the size."""
+                   class_names: Optional[Sequence[str]] = None, line_width: int = 0, min_side: int = 0) -> np.ndarray:
+    """A copy of ``image`` (RGB uint8) with the instances drawn on it. ``line_width=0`` picks one from the size.
+
+    ``min_side``: a smaller image is enlarged first, so that its short side has this many pixels and the captions
+    stay readable (the drawing is then larger than the image; boxes and masks are scaled with it).
+    """
     canvas = as_rgb_array(image)
-    height, width = canvas.shape[:2]
     boxes, labels, scores, masks = (_as_numpy(v) for v in (boxes, labels, scores, masks))
+    if min_side and min(canvas.shape[:2]) < min_side:
+        canvas, boxes, masks = _enlarged(canvas, boxes, masks, min_side / min(canvas.shape[:2]))
+    height, width = canvas.shape[:2]
     count = len(boxes) if boxes is not None else (len(masks) if masks is not None else 0)
     labels = labels if labels is not None else np.zeros(count, dtype=np.int64)
     thickness = line_width or max(1, round(min(height, width) / 200))
@@ -58,43 +64,88 @@ def draw_instances(image: np.ndarray | Tensor, boxes=None, labels=None, scores=N
             cv2.drawContours(canvas, contours, -1, class_color(int(label)), 1, cv2.LINE_AA)
     if boxes is None:
         return canvas
-    # lowest score first, so that where captions overlap the most confident one is drawn last, on top
-    order = np.argsort(scores, kind="stable") if scores is not None else np.arange(len(boxes))
-    for i in order:
-        box, label = boxes[i], labels[i]
-        color = class_color(int(label))
+    names = [class_names[int(label)] if class_names is not None and 0 <= int(label) < len(class_names)
+             else str(int(label)) for label in labels]
+    for box, label in zip(boxes, labels):
         x1, y1, x2, y2 = (int(round(float(v))) for v in box)
-        cv2.rectangle(canvas, (x1, y1), (x2, y2), color, thickness, cv2.LINE_AA)
-        name = class_names[int(label)] if class_names is not None and 0 <= int(label) < len(class_names) \
-            else str(int(label))
-        caption = name if scores is None else f"{name} {float(scores[i]):.2f}"
-        _caption(canvas, caption, x1, y1, color, font_scale)
+        cv2.rectangle(canvas, (x1, y1), (x2, y2), class_color(int(label)), thickness, cv2.LINE_AA)
+    # the most confident instance chooses its caption's place first
+    order = np.argsort(-scores, kind="stable") if scores is not None else np.arange(len(boxes))
+    taken: list[tuple[int, int, int, int]] = []
+    for i in order:
+        caption = names[i] if scores is None else f"{names[i]} {float(scores[i]):.2f}"
+        _caption(canvas, caption, boxes[i], class_color(int(labels[i])), font_scale, taken)
     return canvas
 
 
-def _caption(canvas: np.ndarray, text: str, x: int, y: int, color: tuple[int, int, int], font_scale: float) -> None:
+def _enlarged(canvas: np.ndarray, boxes: Optional[np.ndarray], masks: Optional[np.ndarray], factor: float):
+    size = (round(canvas.shape[1] * factor), round(canvas.shape[0] * factor))
+    canvas = cv2.resize(canvas, size, interpolation=cv2.INTER_LINEAR)
+    if boxes is not None:
+        boxes = boxes * factor
+    if masks is not None and len(masks):
+        flat = masks.reshape(-1, *masks.shape[-2:]).astype(np.float32)
+        masks = np.stack([cv2.resize(m, size, interpolation=cv2.INTER_LINEAR) for m in flat])
+    return canvas, boxes, masks
+
+
+def _overlaps(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+def caption_place(box, size: tuple[int, int], canvas_size: tuple[int, int],
+                  taken: Sequence[tuple[int, int, int, int]]) -> Optional[tuple[int, int, int, int]]:
+    """Where a caption of ``size`` (w, h) goes for ``box``: the first of above the box, inside its top, below it,
+    inside its bottom that stays on the canvas and covers no caption in ``taken``; failing those, the free place
+    nearest the box's top-left corner near the box. None when there is no room left there (the caption is left out:
+    captions never cover each other)."""
+    text_w, text_h = size
+    height, width = canvas_size
+    x1, y1, x2, y2 = (int(round(float(v))) for v in box)
+    x = min(max(x1, 0), max(width - text_w, 0))
+    candidates = [(x, y1 - text_h), (x, y1), (x, y2), (x, y2 - text_h)]
+    for left, top in candidates:
+        rect = (left, top, left + text_w, top + text_h)
+        if top >= 0 and top + text_h <= height and not any(_overlaps(rect, t) for t in taken):
+            return rect
+    # then the free place nearest the box's corner, within a few captions of the box (far away, it would be unclear
+    # whose caption it is)
+    step = max(2, text_h // 2)
+    tops = range(max(y1 - 4 * text_h, 0), min(y2 + 4 * text_h, height - text_h) + 1, step)
+    lefts = range(max(x1 - text_w, 0), min(x2 + text_w, width - text_w) + 1, step)
+    spots = [(left, top) for top in tops for left in lefts]
+    spots.sort(key=lambda p: (p[0] - x) ** 2 + (p[1] - y1) ** 2)
+    for left, top in spots:
+        rect = (left, top, left + text_w, top + text_h)
+        if not any(_overlaps(rect, t) for t in taken):
+            return rect
+    return None
+
+
+def _caption(canvas: np.ndarray, text: str, box, color: tuple[int, int, int], font_scale: float,
+             taken: list[tuple[int, int, int, int]]) -> None:
+    """Draw ``text`` where :func:`caption_place` puts it and add its rectangle to ``taken`` (skipped if no room)."""
     font = cv2.FONT_HERSHEY_SIMPLEX
     (text_w, text_h), baseline = cv2.getTextSize(text, font, font_scale, 1)
-    height, width = canvas.shape[:2]
-    x = min(max(x, 0), max(width - text_w - 2, 0))
-    top = y - text_h - baseline - 2
-    if top < 0:  # no room above the box: put the caption inside it
-        top = min(max(y, 0), max(height - text_h - baseline - 2, 0))
+    rect = caption_place(box, (text_w + 4, text_h + baseline + 2), canvas.shape[:2], taken)
+    if rect is None:
+        return
+    taken.append(rect)
     dark = tuple(int(c * 0.55) for c in color)
-    cv2.rectangle(canvas, (x, top), (x + text_w + 4, top + text_h + baseline + 2), dark, -1)
-    origin = (x + 1, top + text_h + 1)
+    cv2.rectangle(canvas, (rect[0], rect[1]), (rect[2] - 1, rect[3] - 1), dark, -1)
+    origin = (rect[0] + 1, rect[1] + text_h + 1)
     if font_scale >= 0.6:  # a black outline helps large text; at small sizes it smears the glyphs together
         cv2.putText(canvas, text, origin, font, font_scale, (0, 0, 0), 2, cv2.LINE_AA)
     cv2.putText(canvas, text, origin, font, font_scale, (255, 255, 255), 1, cv2.LINE_AA)
 
 
 def draw_prediction(image: np.ndarray | Tensor, prediction: dict, class_names: Optional[Sequence[str]] = None,
-                    score_thresh: float = 0.5) -> np.ndarray:
+                    score_thresh: float = 0.5, min_side: int = 0) -> np.ndarray:
     """Draw a model output dict (``boxes``, ``labels``, ``scores``, ``masks``) above ``score_thresh``."""
     keep = prediction["scores"] >= score_thresh
     masks = prediction.get("masks")
     return draw_instances(image, prediction["boxes"][keep], prediction["labels"][keep], prediction["scores"][keep],
-                          masks[keep] if masks is not None else None, class_names)
+                          masks[keep] if masks is not None else None, class_names, min_side=min_side)
 
 
 def draw_target(image: np.ndarray | Tensor, target: dict, class_names: Optional[Sequence[str]] = None) -> np.ndarray:
