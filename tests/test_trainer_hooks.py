@@ -27,7 +27,7 @@ def shapes(tmp_path_factory):
     return train, val
 
 
-def make_trainer(shapes, tmp_path, hooks=(), masks=True, epochs=1, with_val=False, seed=0):
+def make_trainer(shapes, tmp_path, hooks=(), masks=True, epochs=1, with_val=False, seed=0, eval_every=1):
     """A tiny detector trained on a user's own DataLoader (no shuffling, batch 2) with plain SGD."""
     train, val = shapes
     torch.manual_seed(seed)
@@ -36,7 +36,7 @@ def make_trainer(shapes, tmp_path, hooks=(), masks=True, epochs=1, with_val=Fals
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
     loader = DataLoader(train, batch_size=2, shuffle=False, collate_fn=collate_fn)
     return Trainer(model, optimizer, scheduler, loader, eval_loader(val, 2, 0) if with_val else None,
-                   torch.device("cpu"), epochs=epochs, output=str(tmp_path), hooks=hooks)
+                   torch.device("cpu"), epochs=epochs, output=str(tmp_path), hooks=hooks, eval_every=eval_every)
 
 
 class GradientClipping(TrainerHook):
@@ -108,6 +108,18 @@ def test_early_stopping_hook_ends_training_with_a_checkpoint(shapes, tmp_path):
     assert trainer.fit() == "stopped"
     assert trainer.state.epoch == 1 and set(stopper.metrics) == {"bbox", "segm", "losses"}
     assert torch.load(tmp_path / "checkpoints" / "last.pth", weights_only=True)["epoch"] == 1
+
+
+def test_evaluations_every_second_epoch_and_after_the_last(shapes, tmp_path):
+    class EvaluatedEpochs(TrainerHook):
+        epochs: list = []
+
+        def after_evaluation(self, trainer, metrics):
+            self.epochs = self.epochs + [trainer.state.epoch]
+
+    seen = EvaluatedEpochs()
+    assert make_trainer(shapes, tmp_path, hooks=[seen], epochs=3, with_val=True, eval_every=2).fit() == "done"
+    assert seen.epochs == [2, 3]
 
 
 def test_a_model_without_masks_trains_and_keeps_its_best_by_box_ap(shapes, tmp_path):

@@ -3,6 +3,8 @@
     python tools/benchmark.py model          # Mask R-CNN inference and training step, ours vs torchvision
     python tools/benchmark.py model --markdown result/benchmark.md --device cuda
     python tools/benchmark.py nms            # NMS on the model's real workloads
+    python tools/benchmark.py predict        # predict.py on a folder of photos vs the same loop with torchvision
+    python tools/benchmark.py tiling         # a trained demo model on a large mosaic, whole vs tiled
 
 Prints medians over repeated runs after a warm-up. Timings are for information only; no test asserts on them.
 """
@@ -18,6 +20,8 @@ import torchvision.ops
 
 import maskrcnn
 from _model_benchmark import add_model_arguments, run_model
+from _predict_benchmark import add_predict_arguments, run_predict
+from _tiling_benchmark import add_tiling_arguments, run_tiling
 
 
 def median_ms(fn: Callable[[], object], repeats: int, warmup: int = 2) -> float:
@@ -66,8 +70,8 @@ def nms_workloads(device: torch.device) -> list[tuple[str, Callable, Callable]]:
 def run_nms(args: argparse.Namespace) -> None:
     device = torch.device(args.device)
     print(f"NMS on {device}, {torch.get_num_threads()} threads, median of {args.repeats} runs")
-    print(f"| workload | ours (ms) | torchvision (ms) | ours / torchvision | same result |")
-    print(f"|---|---:|---:|---:|---|")
+    print("| workload | ours (ms) | torchvision (ms) | ours / torchvision | same result |")
+    print("|---|---:|---:|---:|---|")
     for name, ours, theirs in nms_workloads(device):
         same = torch.equal(ours().sort()[0], theirs().sort()[0])
         t_ours = median_ms(ours, args.repeats)
@@ -88,6 +92,13 @@ def main(argv: list[str] | None = None) -> None:
     p_nms.add_argument("--repeats", type=int, default=15, help="timed runs per workload (default: 15)")
     p_nms.add_argument("--threads", type=int, default=2, help="CPU threads (default: 2)")
     p_nms.set_defaults(run=run_nms)
+    p_predict = sub.add_parser("predict", help="predict.py on a folder of photos, ours vs torchvision's loop",
+                               allow_abbrev=False)
+    add_predict_arguments(p_predict)
+    p_predict.set_defaults(run=run_predict)
+    p_tiling = sub.add_parser("tiling", help="a trained model on a large mosaic, whole vs tiled", allow_abbrev=False)
+    add_tiling_arguments(p_tiling)
+    p_tiling.set_defaults(run=run_tiling)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     args.run(args)

@@ -175,7 +175,8 @@ def predict_images(predictor: Predictor, paths: list[str], names: list[str], arg
     quiet = len(paths) > LINES_UP_TO
     bar = tqdm(total=len(paths), unit="image", disable=not quiet, dynamic_ncols=True)
     batch_size = 1 if args.tile is not None else args.batch_size  # with tiles, the batch is of windows
-    for batch in image_file_loader(paths, batch_size, args.workers):
+    workers = args.workers if len(paths) > batch_size else 0  # one batch: nothing to decode ahead
+    for batch in image_file_loader(paths, batch_size, workers):
         for item in batch:
             if item.error is not None:
                 tqdm.write(f"error: {item.error}", file=sys.stderr)

@@ -37,15 +37,20 @@ RECIPES: dict[str, dict[str, Any]] = {
     "coco2017": dict(backbone="resnet50", epochs=26, batch_size=2, lr=0.02, lr_batch=16, optimizer="sgd",
                      weight_decay=1e-4, milestones=[16, 22], warmup_iters=1000, warmup_factor=1e-3,
                      augment="hflip", min_size=800, max_size=1333, rpn_train=(2000, 2000), rpn_test=(1000, 1000),
-                     rois_per_image=512, detections=100, widths=(256, 1024, 256), workers=4, save_every=1000),
-    # ResNet-18 at 128 px with narrower heads (FPN 128, box MLP 256, mask convs 128 wide instead of 256/1024/256):
+                     rois_per_image=512, detections=100, widths=(256, 1024, 256), workers=4, save_every=1000,
+                     eval_every=1),
+    # ResNet-18 at 128 px with narrower heads (FPN 128, box MLP 256, mask convs 64 wide instead of 256/1024/256):
     # the shapes are simple and 28-64 px, and on 2 cores the heads, not the backbone, cost most of a step at full
-    # width; narrow, a step takes ~0.35 s, so six epochs fit in about ten minutes. Fewer proposals and RoIs than
-    # COCO's (few objects per image). The last third of the run at a tenth of the learning rate.
-    "shapes": dict(backbone="resnet18", epochs=6, batch_size=2, lr=1e-3, lr_batch=None, optimizer="adamw",
-                   weight_decay=1e-4, milestones=[4], warmup_iters=50, warmup_factor=0.01,
+    # width. Once the proposals are good, each image has 16 positive RoIs, and the mask head's four 3x3 convs on them
+    # are the largest cost of a step: 64 wide rather than 128, a step takes ~0.3 s instead of ~0.4 s on 2 cores,
+    # so eight epochs (1600 steps) and four evaluations (every second epoch, ~8 s each) fit in about nine minutes.
+    # Fewer proposals and RoIs than COCO's (few objects per image). The last epoch at a tenth of the learning rate.
+    # The README gives the mask AP over seeds.
+    "shapes": dict(backbone="resnet18", epochs=8, batch_size=2, lr=1e-3, lr_batch=None, optimizer="adamw",
+                   weight_decay=1e-4, milestones=[7], warmup_iters=50, warmup_factor=0.01,
                    augment="hflip", min_size=128, max_size=192, rpn_train=(600, 300), rpn_test=(300, 150),
-                   rois_per_image=64, detections=25, widths=(128, 256, 128), workers=1, save_every=0),
+                   rois_per_image=64, detections=25, widths=(128, 256, 64), workers=1, save_every=0,
+                   eval_every=2),
     # torchvision's fine-tuning tutorial (Mask R-CNN from the COCO file on PennFudan): SGD lr 0.005, momentum 0.9,
     # weight decay 5e-4, batch 2, lr x0.1 every 3 epochs, a warm-up within the first epoch, horizontal flips, and the
     # COCO model's sizes (800 / 1333, full-width heads, all of the file's weights but the class-specific layers).
@@ -53,7 +58,8 @@ RECIPES: dict[str, dict[str, Any]] = {
     "finetune": dict(backbone="resnet50", epochs=10, batch_size=2, lr=0.005, lr_batch=None, optimizer="sgd",
                      weight_decay=5e-4, milestones=[3, 6, 9], warmup_iters=1000, warmup_factor=1e-3,
                      augment="hflip", min_size=800, max_size=1333, rpn_train=(2000, 2000), rpn_test=(1000, 1000),
-                     rois_per_image=512, detections=100, widths=(256, 1024, 256), workers=2, save_every=0),
+                     rois_per_image=512, detections=100, widths=(256, 1024, 256), workers=2, save_every=0,
+                     eval_every=1),
 }
 # torchvision's v2 recipe (pytorch/vision#5773: 47.4 box / 41.8 mask AP): 400 epochs from scratch-initialised heads
 # on an ImageNet backbone, LSJ at 1024 px, SGD lr 0.1 for a total batch of 64 (32 GPUs x 2; scaled linearly here),
@@ -102,6 +108,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--skip-bad-images", action="store_true",
                         help="leave out images that are missing, corrupt or not the size the JSON says")
     parser.add_argument("--save-every", type=int, help="also write last.pth every N steps (recipe default)")
+    parser.add_argument("--eval-every", type=int, metavar="N",
+                        help="evaluate after every N-th epoch and after the last (recipe default)")
     parser.add_argument("--loss-weights", nargs="+", metavar="NAME=W", default=[],
                         help="scale losses, e.g. mask=2 box_reg=0.5 (names: "
                              + ", ".join(n.removeprefix("loss_") for n in LOSS_NAMES) + ")")
@@ -128,13 +136,14 @@ def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
         args.checkpoint = None
     args.recipe = recipe_for(args)
     recipe = RECIPES[args.recipe]
-    for name in ("backbone", "epochs", "batch_size", "augment", "min_size", "max_size", "workers", "save_every"):
+    for name in ("backbone", "epochs", "batch_size", "augment", "min_size", "max_size", "workers", "save_every",
+                 "eval_every"):
         if getattr(args, name) is None:
             setattr(args, name, recipe[name])
     if args.lr is None:
         total_batch = args.batch_size * max(distributed.world_size(), int(os.environ.get("WORLD_SIZE", 1)))
         args.lr = recipe["lr"] * (total_batch / recipe["lr_batch"] if recipe["lr_batch"] else 1.0)
-    for name in ("epochs", "batch_size"):
+    for name in ("epochs", "batch_size", "eval_every"):
         if getattr(args, name) < 1:
             raise UsageError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}")
     if args.workers < 0:
@@ -270,7 +279,8 @@ def main(argv: Optional[list[str]] = None) -> int:
                       eval_loader(val_set, args.batch_size, args.workers) if val_set is not None else None, device,
                       epochs=args.epochs,
                       batch_size=args.batch_size, seed=args.seed, workers=args.workers, output=args.output,
-                      fast_mode=args.fast_mode, save_every=args.save_every, writer=writer,
+                      fast_mode=args.fast_mode, save_every=args.save_every, eval_every=args.eval_every,
+                      writer=writer,
                       preview=tensorboard_preview(writer, train_set.class_names) if writer else None,
                       checkpoint_extras={"args": saved_args(args), "model_config": config.to_dict(),
                                          "class_names": train_set.class_names,

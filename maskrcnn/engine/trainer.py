@@ -81,7 +81,8 @@ class StopRequest:
 
 class Trainer:
     """Trains ``model`` on ``train_data`` (see the module's docstring) with ``optimizer`` and a per-step
-    ``scheduler``; evaluates on ``val_loader`` (a loader over a ``CocoInstanceDataset``) after each epoch, if given.
+    ``scheduler``; evaluates on ``val_loader`` (a loader over a ``CocoInstanceDataset``), if given, after every
+    ``eval_every``-th epoch and after the last one.
 
     ``batch_size``, ``seed`` and ``workers`` plan the batches of an ``EpochSeededDataset``; a loader brings its own.
     ``fast_mode`` runs forward passes in :func:`maskrcnn.fast_mode`. ``hooks`` extend the loop (:class:`TrainerHook`).
@@ -93,7 +94,7 @@ class Trainer:
                  batch_size: int = 2, seed: int = 0, workers: int = 0, fast_mode: bool = False,
                  save_every: int = 0, checkpoint_extras: Optional[dict[str, Any]] = None, writer=None,
                  preview: Optional[Callable[[list, int], None]] = None, log_every: int = 20,
-                 hooks: Sequence[TrainerHook] = ()) -> None:
+                 hooks: Sequence[TrainerHook] = (), eval_every: int = 1) -> None:
         self.model = model
         self.module = model.module if isinstance(model, nn.parallel.DistributedDataParallel) else model
         self.optimizer, self.scheduler = optimizer, scheduler
@@ -109,6 +110,7 @@ class Trainer:
         self.writer = writer
         self.preview = preview
         self.log_every = log_every
+        self.eval_every = eval_every
         self.hooks = list(hooks)
         self.state = TrainState()
         self.main = distributed.is_main_process()
@@ -174,7 +176,8 @@ class Trainer:
                     return "stopped" if self.stop_requested else "interrupted"
                 self.state.epoch, self.state.epoch_iteration = epoch + 1, 0
                 self._call_hooks("after_epoch", epoch)
-                improved = self._evaluate(epoch)
+                due = (epoch + 1) % self.eval_every == 0 or epoch + 1 == self.epochs
+                improved = self._evaluate(epoch) if due else False
                 names = ["last.pth", f"epoch_{epoch + 1:03d}.pth"] + (["best.pth"] if improved else [])
                 self.save(*names)
                 if distributed.any_rank(stop.requested or self.stop_requested, self.device):
