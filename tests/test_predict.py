@@ -94,10 +94,17 @@ def test_a_video_gives_an_annotated_video_and_a_record_per_frame(tiny_shapes, we
               for name in sorted(os.listdir(image_dir))[:6]]
     write_video(tmp_path / "clip.mp4", frames)
     (tmp_path / "broken.mp4").write_text("not a video")
+    # and a 192 x 128 image of four of them, predicted from 96 px windows (the frames fit in one window: whole)
+    large = np.concatenate([np.concatenate(frames[:2], 1), np.concatenate(frames[2:4], 1)], 0)
+    cv2.imwrite(str(tmp_path / "large.png"), cv2.cvtColor(large, cv2.COLOR_RGB2BGR))
     out = tmp_path / "out"
-    done = tool("predict.py", tmp_path / "clip.mp4", tmp_path / "broken.mp4", "--weights", weights, "--out", out,
-                "--score-thresh", "0.3", "--batch-size", "4")
+    done = tool("predict.py", tmp_path / "clip.mp4", tmp_path / "broken.mp4", tmp_path / "large.png", "--weights",
+                weights, "--out", out, "--score-thresh", "0.3", "--batch-size", "4", "--tile", "96",
+                "--tile-overlap", "32")
     assert done.returncode == 1, done.stderr[-2000:]
+    record = json.loads((out / "large.json").read_text())
+    assert (record["width"], record["height"]) == (192, 128) and record["instances"]
+    assert all(i["mask"]["size"] == [128, 192] for i in record["instances"])
     assert "broken.mp4: OpenCV cannot read it as a video" in done.stderr and "Traceback" not in done.stderr
     video = cv2.VideoCapture(str(out / "clip.mp4"))
     assert (video.get(cv2.CAP_PROP_FRAME_WIDTH), video.get(cv2.CAP_PROP_FRAME_HEIGHT)) == (96, 64)
@@ -111,7 +118,7 @@ def test_a_video_gives_an_annotated_video_and_a_record_per_frame(tiny_shapes, we
     assert [r["time"] for r in records] == pytest.approx([i / 5 for i in range(6)])
     assert sum(len(r["instances"]) for r in records) > 0
     assert all(i["score"] >= 0.3 and i["mask"]["size"] == [64, 96] for r in records for i in r["instances"])
-    assert done.stdout.strip().splitlines()[-1].startswith("0 images, 6 video frames, ")
+    assert done.stdout.strip().splitlines()[-1].startswith("1 images, 6 video frames, ")
     every = tool("predict.py", tmp_path / "clip.mp4", "--weights", weights, "--out", tmp_path / "every",
                  "--every", "2")
     assert every.returncode == 0, every.stderr[-2000:]
@@ -165,19 +172,5 @@ def test_a_folder_at_speed_and_coco_results_that_eval_scores(tiny_shapes, weight
     assert "segm" in json.loads((tmp_path / "eval" / "metrics.json").read_text())
     unnamed = tool("predict.py", folder / "broken.jpg", "--weights", weights, "--coco-results", results)
     assert unnamed.returncode == 2 and "broken.jpg has no number for a name" in unnamed.stderr
-
-
-def test_tiles_on_the_command_line(tiny_shapes, weights, tmp_path):
-    image_dir = coco2017_paths(tiny_shapes, "val")[0]
-    tiles = [read_rgb(os.path.join(image_dir, name)) for name in sorted(os.listdir(image_dir))]
-    tiles = [cv2.resize(t, (96, 64)) for t in tiles]
-    large = np.concatenate([np.concatenate(tiles[:2], 1), np.concatenate(tiles[2:4], 1)], 0)  # 128 x 192
-    cv2.imwrite(str(tmp_path / "large.png"), cv2.cvtColor(large, cv2.COLOR_RGB2BGR))
-    done = tool("predict.py", tmp_path / "large.png", "--weights", weights, "--out", tmp_path / "out", "--tile",
-                "96", "--tile-overlap", "32", "--score-thresh", "0.3")
-    assert done.returncode == 0, done.stderr[-2000:]
-    record = json.loads((tmp_path / "out" / "large.json").read_text())
-    assert (record["width"], record["height"]) == (192, 128) and record["instances"]
-    assert all(i["mask"]["size"] == [128, 192] for i in record["instances"])
-    bad = tool("predict.py", tmp_path / "large.png", "--weights", weights, "--tile", "64", "--tile-overlap", "64")
-    assert bad.returncode == 2 and bad.stderr.startswith("error: --tile-overlap must be")
+    overlap = tool("predict.py", folder, "--weights", weights, "--tile", "64", "--tile-overlap", "64")
+    assert overlap.returncode == 2 and overlap.stderr.startswith("error: --tile-overlap must be")

@@ -24,7 +24,8 @@ LOSS_WEIGHTS = ["--loss-weights", "mask=2"]
 def trained(tiny_shapes, tmp_path_factory):
     """One short training run (2 epochs of 4 steps) shared by the tests that need a checkpoint."""
     out = tmp_path_factory.mktemp("run")
-    done = tool("train.py", "--data-root", tiny_shapes, "--epochs", 2, "--output", out, *LOSS_WEIGHTS, *TINY_MODEL)
+    done = tool("train.py", "--data-root", tiny_shapes, "--epochs", 2, "--eval-every", 1, "--output", out,
+                *LOSS_WEIGHTS, *TINY_MODEL)
     assert done.returncode == 0, done.stderr[-3000:]
     return out, done
 

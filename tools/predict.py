@@ -134,6 +134,7 @@ def output_names(paths: list[str]) -> list[str]:
 
 @dataclass
 class Tally:
+    """What the run did, for its closing summary line."""
     images: int = 0
     frames: int = 0
     instances: int = 0
