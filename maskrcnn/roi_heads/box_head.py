@@ -9,6 +9,7 @@ from torch import Tensor, nn
 
 from ..ops.conv_norm_act import Conv2dNormActivation
 from .box_loss import fastrcnn_loss
+from .conv_init import init_head_convs
 
 
 class TwoMLPHead(nn.Module):
@@ -41,11 +42,7 @@ class FastRCNNConvFCHead(nn.Sequential):
             blocks += [nn.Linear(features, width_out), nn.ReLU(inplace=True)]
             features = width_out
         super().__init__(*blocks)
-        for layer in self.modules():
-            if isinstance(layer, nn.Conv2d):
-                nn.init.kaiming_normal_(layer.weight, mode="fan_out", nonlinearity="relu")
-                if layer.bias is not None:
-                    nn.init.zeros_(layer.bias)
+        init_head_convs(self)
 
 
 class FastRCNNPredictor(nn.Module):

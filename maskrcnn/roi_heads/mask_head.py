@@ -8,6 +8,7 @@ from torch import Tensor, nn
 
 from ..legacy_keys import rename_legacy_keys
 from ..ops.conv_norm_act import Conv2dNormActivation
+from .conv_init import init_head_convs
 from .mask_loss import maskrcnn_loss
 
 
@@ -24,11 +25,7 @@ class MaskRCNNHeads(nn.Sequential):
                                                norm_layer=norm_layer))
             previous = width
         super().__init__(*blocks)
-        for layer in self.modules():
-            if isinstance(layer, nn.Conv2d):
-                nn.init.kaiming_normal_(layer.weight, mode="fan_out", nonlinearity="relu")
-                if layer.bias is not None:
-                    nn.init.zeros_(layer.bias)
+        init_head_convs(self)
 
     def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
                               error_msgs) -> None:
