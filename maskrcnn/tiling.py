@@ -24,8 +24,7 @@ from typing import Iterator, Optional
 import torch
 from torch import Tensor, nn
 
-#: A piece's mask probability is cut here, as COCO evaluation and the drawings do.
-MASK_THRESHOLD = 0.5
+from .engine.coco_evaluation import MASK_THRESHOLD  # a piece's mask is cut where COCO evaluation cuts masks
 
 
 def tile_starts(length: int, tile: int, overlap: int) -> list[int]:

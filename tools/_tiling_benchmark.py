@@ -17,6 +17,7 @@ from _common import weights_or_newest
 from _model_benchmark import machine_description
 from dataset import coco2017_paths, ensure_shapes_dataset, image_to_tensor, load_coco, read_rgb, segmentation_to_mask
 from maskrcnn.engine import load_detector
+from maskrcnn.engine.coco_evaluation import MASK_THRESHOLD
 from maskrcnn.tiling import predict_tiled
 
 
@@ -41,7 +42,7 @@ def build_mosaic(root: str, rows: int, cols: int) -> tuple[np.ndarray, list[tupl
 
 
 def count_matches(output: dict, truths: list, category_ids: list[int], iou: float = 0.5) -> dict[str, int]:
-    masks = output["masks"][:, 0] > 0.5
+    masks = output["masks"][:, 0] > MASK_THRESHOLD
     labels = [category_ids[int(label)] for label in output["labels"]]
     used = np.zeros(len(labels), dtype=bool)
     counts = {"found once": 0, "found more than once": 0, "missed": 0}
