@@ -36,7 +36,9 @@ def read_checkpoint_file(path: str | os.PathLike):
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # pickle, zip and torch errors alike: the file is not a readable checkpoint
-        raise CheckpointError(f"{path}: not a readable PyTorch checkpoint ({type(error).__name__}: {error})") from None
+        detail = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        detail = detail if len(detail) <= 100 else detail[:97] + "..."
+        raise CheckpointError(f"{path}: not a readable PyTorch checkpoint ({type(error).__name__}: {detail})") from None
 
 
 def load_state_dict_file(path: str | os.PathLike) -> "OrderedDict[str, Tensor]":

@@ -1,6 +1,4 @@
 """The two-stage detector's forward pass: transform -> backbone -> RPN -> RoI heads -> back to image coordinates."""
-from __future__ import annotations
-
 from collections import OrderedDict
 from typing import Optional, Union
 
@@ -8,17 +6,27 @@ import torch
 from torch import Tensor, nn
 
 
+@torch.jit.unused
+def check_boxes_are_tensors(targets: list[dict[str, Tensor]]) -> None:
+    for i, target in enumerate(targets):
+        boxes = target.get("boxes")
+        if not isinstance(boxes, Tensor):
+            raise TypeError(f"Expected target boxes to be of type Tensor, got {type(boxes)} for image {i}.")
+
+
 def validate_training_targets(targets: Optional[list[dict[str, Tensor]]], num_images: int) -> None:
     if targets is None:
         raise ValueError("targets should not be None when in training mode")
     if len(targets) != num_images:
         raise ValueError(f"got {num_images} images but {len(targets)} targets; give one target dict per image")
+    if not torch.jit.is_scripting():  # a scripted model's targets are typed: boxes are tensors
+        check_boxes_are_tensors(targets)
     for i, target in enumerate(targets):
-        boxes = target.get("boxes")
-        if not isinstance(boxes, Tensor):
-            raise TypeError(f"Expected target boxes to be of type Tensor, got {type(boxes)} for image {i}.")
+        if "boxes" not in target:
+            raise ValueError(f"Every element of targets should have a boxes key (missing in target {i})")
+        boxes = target["boxes"]
         if boxes.dim() != 2 or boxes.shape[-1] != 4:
-            raise ValueError(f"Expected target boxes to be a tensor of shape [N, 4], got {tuple(boxes.shape)} "
+            raise ValueError(f"Expected target boxes to be a tensor of shape [N, 4], got {list(boxes.shape)} "
                              f"for image {i}.")
 
 
@@ -29,8 +37,18 @@ def check_degenerate_boxes(targets: list[dict[str, Tensor]]) -> None:
         degenerate = (boxes[:, 2:] <= boxes[:, :2]).any(dim=1)
         if degenerate.any():
             j = int(torch.where(degenerate)[0][0])
+            box: list[float] = boxes[j].tolist()
             raise ValueError(f"All bounding boxes should have positive height and width. Found invalid box "
-                             f"{boxes[j].tolist()} (box {j}) for target at index {i}.")
+                             f"{box} (box {j}) for target at index {i}.")
+
+
+def original_image_sizes(images: list[Tensor]) -> list[tuple[int, int]]:
+    """``(h, w)`` of each input image. While tracing for export they stay traced sizes (not constants), so the exported
+    graph maps predictions back to whatever size it is given."""
+    sizes: list[tuple[int, int]] = []
+    for image in images:
+        sizes.append((image.shape[-2], image.shape[-1]))
+    return sizes
 
 
 class GeneralizedRCNN(nn.Module):
@@ -42,6 +60,8 @@ class GeneralizedRCNN(nn.Module):
     between steps.
     """
 
+    loss_weights: dict[str, float]
+
     def __init__(self, backbone: nn.Module, rpn: nn.Module, roi_heads: nn.Module, transform: nn.Module,
                  loss_weights: Optional[dict[str, float]] = None) -> None:
         super().__init__()
@@ -49,27 +69,38 @@ class GeneralizedRCNN(nn.Module):
         self.backbone = backbone
         self.rpn = rpn
         self.roi_heads = roi_heads
-        self.loss_weights: dict[str, float] = dict(loss_weights or {})
+        self.loss_weights = dict(loss_weights or {})
 
     def weight_losses(self, losses: dict[str, Tensor]) -> dict[str, Tensor]:
         """``losses`` with each one named in :attr:`loss_weights` multiplied by its weight."""
-        unknown = sorted(set(self.loss_weights) - set(losses))
-        if losses and unknown:  # inference computes no losses: nothing to check
-            raise ValueError(f"loss_weights names {unknown}, which this model does not compute; its losses are "
-                             f"{sorted(losses)}")
-        return {name: loss * self.loss_weights[name] if name in self.loss_weights else loss
-                for name, loss in losses.items()}
+        unknown: list[str] = []
+        for name in self.loss_weights.keys():
+            if name not in losses:
+                unknown.append(name)
+        if len(losses) > 0 and len(unknown) > 0:  # inference computes no losses: nothing to check
+            unknown.sort()
+            known = list(losses.keys())
+            known.sort()
+            raise ValueError(f"loss_weights names {unknown}, which this model does not compute; its losses "
+                             f"are {known}")
+        weighted: dict[str, Tensor] = {}
+        for name, loss in losses.items():
+            weighted[name] = loss * self.loss_weights[name] if name in self.loss_weights else loss
+        return weighted
 
+    @torch.jit.unused
     def eager_outputs(self, losses: dict[str, Tensor], detections: list[dict[str, Tensor]]
                       ) -> Union[dict[str, Tensor], list[dict[str, Tensor]]]:
         return losses if self.training else detections
 
     def forward(self, images: list[Tensor], targets: Optional[list[dict[str, Tensor]]] = None
-                ) -> Union[dict[str, Tensor], list[dict[str, Tensor]]]:
+                ) -> tuple[dict[str, Tensor], list[dict[str, Tensor]]]:
+        """Eager: the loss dict in training, the detections in eval. Scripted: ``(losses, detections)`` always, as
+        torchvision's scripted model returns."""
         if self.training:
             validate_training_targets(targets, len(images))
         image_list, targets = self.transform(images, targets)  # also checks that images are [C, H, W]
-        original_sizes = [(int(img.shape[-2]), int(img.shape[-1])) for img in images]
+        original_sizes = original_image_sizes(images)
         if targets is not None:
             check_degenerate_boxes(targets)
         features = self.backbone(image_list.tensors)
@@ -78,4 +109,10 @@ class GeneralizedRCNN(nn.Module):
         proposals, proposal_losses = self.rpn(image_list, features, targets)
         detections, detector_losses = self.roi_heads(features, proposals, image_list.image_sizes, targets)
         detections = self.transform.postprocess(detections, image_list.image_sizes, original_sizes)
-        return self.eager_outputs(self.weight_losses({**detector_losses, **proposal_losses}), detections)
+        losses = detector_losses
+        losses.update(proposal_losses)
+        losses = self.weight_losses(losses)
+        if torch.jit.is_scripting():  # TorchScript needs one return type: torchvision's (losses, detections)
+            return losses, detections
+        else:
+            return self.eager_outputs(losses, detections)

@@ -1,5 +1,4 @@
 """A padded batch of images together with each image's size before padding."""
-from __future__ import annotations
 
 from typing import NamedTuple
 

@@ -120,7 +120,7 @@ def inspect(model: nn.Module, image: Tensor, target: Optional[dict[str, Tensor]]
     names = list(features)[:len(per_level)]
     all_anchors = seen["anchors"][0]
     anchors = dict(zip(names, all_anchors.split(per_level)))
-    objectness = {name: to_float32(o[0])[0].permute(1, 2, 0).reshape(-1).sigmoid()
+    objectness = {name: to_float32(o[0]).permute(1, 2, 0).reshape(-1).sigmoid()
                   for name, o in zip(names, logits)}
     anchors_per_location = [int(o.shape[1]) for o in logits]
 
@@ -129,7 +129,7 @@ def inspect(model: nn.Module, image: Tensor, target: Optional[dict[str, Tensor]]
     before, scores_before, levels_before = [], [], []
     for level, (name, d) in enumerate(zip(names, deltas)):
         a = anchors_per_location[level]
-        d = to_float32(d[0])[0].view(a, 4, *d.shape[-2:]).permute(2, 3, 0, 1).reshape(-1, 4)
+        d = to_float32(d[0]).view(a, 4, *d.shape[-2:]).permute(2, 3, 0, 1).reshape(-1, 4)
         probabilities = objectness[name].to(device)
         top = probabilities.topk(min(rpn.pre_nms_top_n(), len(probabilities))).indices
         boxes = rpn.box_coder.decode(d[top], [anchors[name][top]]).reshape(-1, 4)
@@ -139,7 +139,7 @@ def inspect(model: nn.Module, image: Tensor, target: Optional[dict[str, Tensor]]
     proposals, _ = seen["rpn"]
 
     # the box head on those proposals, before and after the score threshold and per-class NMS
-    class_logits, box_regression = to_float32(*seen["box_predictor"])
+    class_logits, box_regression = (to_float32(t) for t in seen["box_predictor"])
     roi_heads = model.roi_heads
     class_scores = F.softmax(class_logits, -1)
     refined = roi_heads.box_coder.decode(box_regression, [proposals[0]]).reshape(len(class_scores), -1, 4)
@@ -169,7 +169,7 @@ def inspect(model: nn.Module, image: Tensor, target: Optional[dict[str, Tensor]]
                   "detections_per_img": roi_heads.detections_per_img,
                   "padded_height": int(image_list.tensors.shape[-2]), "padded_width": int(image_list.tensors.shape[-1])})
     if has_masks:
-        mask_logits = to_float32(seen["mask_predictor"])[0]
+        mask_logits = to_float32(seen["mask_predictor"])
         index = torch.arange(len(mask_logits), device=mask_logits.device)
         inspection.mask_logits = mask_logits[index, output["labels"]].cpu() if len(mask_logits) else \
             mask_logits[:, 0].cpu()

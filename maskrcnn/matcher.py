@@ -14,10 +14,14 @@ from torch import Tensor
 class Matcher:
     BELOW_LOW_THRESHOLD = -1
     BETWEEN_THRESHOLDS = -2
+    # TorchScript reads only instance attributes: __init__ repeats the two values, these annotations type them.
+    __annotations__ = {"BELOW_LOW_THRESHOLD": int, "BETWEEN_THRESHOLDS": int}
 
     def __init__(self, high_threshold: float, low_threshold: float, allow_low_quality_matches: bool = False) -> None:
         if low_threshold > high_threshold:
             raise ValueError(f"low_threshold ({low_threshold}) must be <= high_threshold ({high_threshold})")
+        self.BELOW_LOW_THRESHOLD = -1
+        self.BETWEEN_THRESHOLDS = -2
         self.high_threshold = high_threshold
         self.low_threshold = low_threshold
         self.allow_low_quality_matches = allow_low_quality_matches
@@ -25,7 +29,7 @@ class Matcher:
     def __call__(self, match_quality_matrix: Tensor) -> Tensor:
         """Returns ``[N]`` int64: the matched ground-truth index, or -1 / -2."""
         if match_quality_matrix.dim() != 2:
-            raise ValueError(f"match_quality_matrix must be [M, N], got {tuple(match_quality_matrix.shape)}")
+            raise ValueError(f"match_quality_matrix must be [M, N], got {list(match_quality_matrix.shape)}")
         if match_quality_matrix.numel() == 0:
             if match_quality_matrix.shape[0] == 0:
                 raise ValueError("No ground-truth boxes available for one of the images during training")

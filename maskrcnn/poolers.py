@@ -9,9 +9,7 @@ that call's shapes rather than cached on the module.
 :func:`maskrcnn.optimize` swaps this module for ``GatherMultiScaleRoIAlign``, which takes the same samples on a CPU
 as a multi-threaded weighted gather.
 """
-from __future__ import annotations
 
-import math
 from typing import Sequence, Union
 
 import torch
@@ -42,17 +40,30 @@ class LevelMapper:
 
 
 def infer_scale(feature: Tensor, image_height: int) -> float:
-    """The power of two nearest to ``feature height / image height``."""
-    approx = float(feature.shape[-2]) / float(image_height)
-    return 2 ** float(torch.tensor(approx).log2().round())
+    """The power of two nearest to ``feature height / image height`` (a constant in an exported graph: it does not
+    depend on the image size)."""
+    approx = torch.tensor(feature.shape[-2], dtype=torch.float64) / torch.tensor(image_height, dtype=torch.float64)
+    return 2.0 ** float(approx.log2().round())
 
 
 def boxes_to_rois(boxes: list[Tensor]) -> Tensor:
     """Per-image boxes to ``[K, 5]`` rows ``(image index, x1, y1, x2, y2)``, the layout roi_align takes."""
     concat = torch.cat(boxes, dim=0)
-    ids = torch.cat([torch.full_like(b[:, :1], i, dtype=concat.dtype, layout=torch.strided, device=concat.device)
-                     for i, b in enumerate(boxes)], dim=0)
-    return torch.cat([ids, concat], dim=1)
+    ids = [torch.full_like(b[:, :1], i, dtype=concat.dtype, layout=torch.strided, device=concat.device)
+           for i, b in enumerate(boxes)]
+    return torch.cat([torch.cat(ids, dim=0), concat], dim=1)
+
+
+@torch.jit.unused
+def traced_merge_levels(levels: Tensor, pooled: list[Tensor]) -> Tensor:
+    """While tracing for export: the per-level results scattered into one tensor in box order (the exported graph
+    has no in-place indexed assignment)."""
+    first = pooled[0]
+    result = first.new_zeros([levels.shape[0]] + list(first.shape[1:]))
+    for level, level_result in enumerate(pooled):
+        index = torch.where(levels == level)[0].view(-1, 1, 1, 1).expand_as(level_result)
+        result = result.scatter(0, index, level_result)
+    return result
 
 
 class MultiScaleRoIAlign(nn.Module):
@@ -71,18 +82,22 @@ class MultiScaleRoIAlign(nn.Module):
                  canonical_scale: int = CANONICAL_SCALE, canonical_level: int = CANONICAL_LEVEL) -> None:
         super().__init__()
         self.featmap_names = list(featmap_names)
-        self.output_size = (output_size, output_size) if isinstance(output_size, int) else tuple(output_size)
+        self.output_size: tuple[int, int] = ((output_size, output_size) if isinstance(output_size, int)
+                                             else (output_size[0], output_size[1]))
         self.sampling_ratio = sampling_ratio
         self.canonical_scale = canonical_scale
         self.canonical_level = canonical_level
 
     def scales_and_mapper(self, features: list[Tensor], image_shapes: list[tuple[int, int]]
                           ) -> tuple[list[float], LevelMapper]:
-        if not image_shapes:
+        if len(image_shapes) == 0:
             raise ValueError("images list should not be empty")
-        max_height = max(shape[0] for shape in image_shapes)
+        max_height = image_shapes[0][0]
+        for shape in image_shapes[1:]:
+            max_height = max(max_height, shape[0])
         scales = [infer_scale(f, max_height) for f in features]
-        k_min, k_max = int(-math.log2(scales[0])), int(-math.log2(scales[-1]))
+        k_min = int(-torch.log2(torch.tensor(scales[0], dtype=torch.float64)).item())
+        k_max = int(-torch.log2(torch.tensor(scales[-1], dtype=torch.float64)).item())
         return scales, LevelMapper(k_min, k_max, self.canonical_scale, self.canonical_level)
 
     def pool_level(self, feature: Tensor, rois: Tensor, scale: float) -> Tensor:
@@ -91,16 +106,22 @@ class MultiScaleRoIAlign(nn.Module):
 
     def new_result(self, feature: Tensor, num_rois: int) -> Tensor:
         """The zero-filled output the levels are written into."""
-        return feature.new_zeros((num_rois, feature.shape[1]) + self.output_size)
+        return feature.new_zeros((num_rois, feature.shape[1], self.output_size[0], self.output_size[1]))
 
     def forward(self, x: dict[str, Tensor], boxes: list[Tensor], image_shapes: list[tuple[int, int]]) -> Tensor:
         """``[sum K_i, C, out_h, out_w]`` features for the boxes (xyxy, resized image coordinates) of every image."""
-        features = [v for k, v in x.items() if k in self.featmap_names]
+        features: list[Tensor] = []
+        for name, feature in x.items():
+            if name in self.featmap_names:
+                features.append(feature)
         scales, mapper = self.scales_and_mapper(features, image_shapes)
         rois = boxes_to_rois(boxes)
         if len(features) == 1:
             return self.pool_level(features[0], rois, scales[0])
         levels = mapper(boxes)
+        if torch.jit.is_tracing():
+            return traced_merge_levels(levels, [self.pool_level(feature, rois[torch.where(levels == level)[0]], scale)
+                                                for level, (feature, scale) in enumerate(zip(features, scales))])
         result = self.new_result(features[0], rois.shape[0])
         for level, (feature, scale) in enumerate(zip(features, scales)):
             in_level = torch.where(levels == level)[0]

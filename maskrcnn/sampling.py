@@ -18,7 +18,8 @@ class BalancedPositiveNegativeSampler:
 
     def __call__(self, matched_idxs: list[Tensor]) -> tuple[list[Tensor], list[Tensor]]:
         """Returns per image two uint8 masks over ``matched_idxs``: the sampled positives and the sampled negatives."""
-        pos_masks, neg_masks = [], []
+        pos_masks: list[Tensor] = []
+        neg_masks: list[Tensor] = []
         for matched in matched_idxs:
             positive = torch.where(matched >= 1)[0]
             negative = torch.where(matched == 0)[0]

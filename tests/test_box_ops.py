@@ -87,7 +87,7 @@ def test_remove_small_boxes_equals_torchvision():
 
 @pytest.mark.parametrize("call, message", [
     (lambda: maskrcnn.box_iou(torch.zeros(3, 3), torch.zeros(2, 4)), r"boxes1 must have shape \[..., 4\]"),
-    (lambda: maskrcnn.box_area(torch.zeros(3, 5)), r"boxes must have shape \[..., 4\], got \(3, 5\)"),
+    (lambda: maskrcnn.box_area(torch.zeros(3, 5)), r"boxes must have shape \[..., 4\], got \[3, 5\]"),
     (lambda: maskrcnn.box_convert(torch.zeros(3, 4), "xyxy", "polar"), "unsupported box format 'polar'"),
     (lambda: maskrcnn.box_iou(torch.zeros(3, 4), torch.zeros(2, 4), fmt="xywhr"), "unsupported box format"),
     (lambda: maskrcnn.clip_boxes_to_image(torch.zeros(3, 2), (3, 3)), r"shape \[..., 4\]"),

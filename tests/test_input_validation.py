@@ -21,7 +21,7 @@ def test_wrong_box_shape_names_the_image(model):
     sizes = [(100, 120), (110, 100)]
     targets = targets_for(sizes, dtype=torch.float32)
     targets[1]["boxes"] = torch.zeros(4)
-    with pytest.raises(ValueError, match=r"shape \[N, 4\], got \(4,\) for image 1"):
+    with pytest.raises(ValueError, match=r"shape \[N, 4\], got \[4\] for image 1"):
         model(random_images(sizes, dtype=torch.float32), targets)
 
 
@@ -44,5 +44,5 @@ def test_wrong_target_dtypes_and_image_types(model):
     model.eval()
     with pytest.raises(TypeError, match="floating type"):
         model([torch.zeros(3, 50, 50, dtype=torch.uint8)])
-    with pytest.raises(ValueError, match=r"3d tensors of shape \[C, H, W\], got \(1, 3, 50, 50\) for image 0"):
+    with pytest.raises(ValueError, match=r"3d tensors of shape \[C, H, W\], got \[1, 3, 50, 50\] for image 0"):
         model([torch.zeros(1, 3, 50, 50)])

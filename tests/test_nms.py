@@ -166,7 +166,7 @@ def test_nms_half_precision_is_compared_in_float32():
 
 
 @pytest.mark.parametrize("call, message", [
-    (lambda: maskrcnn.nms(torch.zeros(5, 3), torch.zeros(5), 0.5), r"boxes must have shape \[N, 4\], got \(5, 3\)"),
+    (lambda: maskrcnn.nms(torch.zeros(5, 3), torch.zeros(5), 0.5), r"boxes must have shape \[N, 4\], got \[5, 3\]"),
     (lambda: maskrcnn.nms(torch.zeros(4), torch.zeros(1), 0.5), r"boxes must have shape \[N, 4\]"),
     (lambda: maskrcnn.nms(torch.zeros(5, 4), torch.zeros(5, 1), 0.5), r"scores must have shape \[N\]"),
     (lambda: maskrcnn.nms(torch.zeros(5, 4), torch.zeros(4), 0.5), "same length, got 5 and 4"),

@@ -66,12 +66,23 @@ class FeaturePyramidNetwork(nn.Module):
                                       error_msgs)
 
     def get_result_from_inner_blocks(self, x: Tensor, idx: int) -> Tensor:
-        """``inner_blocks[idx](x)``: the lateral 1x1 convolution of level ``idx`` (torchvision's override point)."""
-        return self.inner_blocks[idx](x)
+        """``inner_blocks[idx](x)``: the lateral 1x1 convolution of level ``idx`` (torchvision's override point).
+        Written as a loop because TorchScript cannot index a ModuleList with a variable."""
+        idx = idx + len(self.inner_blocks) if idx < 0 else idx
+        out = x
+        for i, block in enumerate(self.inner_blocks):
+            if i == idx:
+                out = block(x)
+        return out
 
     def get_result_from_layer_blocks(self, x: Tensor, idx: int) -> Tensor:
         """``layer_blocks[idx](x)``: the output 3x3 convolution of level ``idx`` (torchvision's override point)."""
-        return self.layer_blocks[idx](x)
+        idx = idx + len(self.layer_blocks) if idx < 0 else idx
+        out = x
+        for i, block in enumerate(self.layer_blocks):
+            if i == idx:
+                out = block(x)
+        return out
 
     def merge_top_down(self, feature: Tensor, last_inner: Tensor, idx: int) -> Tensor:
         """Level ``idx``'s lateral 1x1 convolution plus the coarser running map upsampled (nearest) to its size."""
@@ -88,4 +99,7 @@ class FeaturePyramidNetwork(nn.Module):
             results.insert(0, self.get_result_from_layer_blocks(last_inner, idx))
         if self.extra_blocks is not None:
             results, names = self.extra_blocks(results, features, names)
-        return OrderedDict(zip(names, results))
+        out: dict[str, Tensor] = OrderedDict()
+        for name, result in zip(names, results):
+            out[name] = result
+        return out

@@ -4,7 +4,6 @@ Convention: boxes are ``(x1, y1, x2, y2)`` in pixels ("xyxy") unless a ``fmt`` s
 (no ``+1``), as in torchvision. Integer and half-precision inputs are widened before any product, so that areas
 of large integer boxes do not overflow (int16/uint8 -> int32, float16/bfloat16 -> float32).
 """
-from __future__ import annotations
 
 import torch
 from torch import Tensor
@@ -12,23 +11,28 @@ from torch import Tensor
 AXIS_ALIGNED_FORMATS = ("xyxy", "xywh", "cxcywh")
 
 
+@torch.jit.unused
+def _not_a_tensor(name: str, value: object) -> str:
+    return f"{name} must be a torch.Tensor, got {type(value).__name__}"
+
+
 def _check_boxes(boxes: Tensor, name: str = "boxes") -> None:
-    if not isinstance(boxes, Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor, got {type(boxes).__name__}")
+    if not torch.jit.is_scripting() and not isinstance(boxes, Tensor):
+        raise TypeError(_not_a_tensor(name, boxes))
     if boxes.dim() < 1 or boxes.shape[-1] != 4:
-        raise ValueError(f"{name} must have shape [..., 4], got {tuple(boxes.shape)}")
+        raise ValueError(f"{name} must have shape [..., 4], got {list(boxes.shape)}")
 
 
 def _check_format(fmt: str) -> None:
-    if fmt not in AXIS_ALIGNED_FORMATS:
-        raise ValueError(f"unsupported box format {fmt!r}; expected one of {AXIS_ALIGNED_FORMATS}")
+    if fmt not in ["xyxy", "xywh", "cxcywh"]:  # AXIS_ALIGNED_FORMATS, spelled out for TorchScript
+        raise ValueError(f"unsupported box format '{fmt}'; expected one of ('xyxy', 'xywh', 'cxcywh')")
 
 
 def upcast(t: Tensor) -> Tensor:
     """Widens small dtypes so products cannot overflow: floats to >= float32, integers to >= int32."""
     if t.is_floating_point():
-        return t if t.dtype in (torch.float32, torch.float64) else t.float()
-    return t if t.dtype in (torch.int32, torch.int64) else t.int()
+        return t if t.dtype == torch.float32 or t.dtype == torch.float64 else t.float()
+    return t if t.dtype == torch.int32 or t.dtype == torch.int64 else t.int()
 
 
 def box_convert(boxes: Tensor, in_fmt: str, out_fmt: str) -> Tensor:
@@ -98,8 +102,20 @@ def clip_boxes_to_image(boxes: Tensor, size: tuple[int, int]) -> Tensor:
     """Clamps x to ``[0, width]`` and y to ``[0, height]``; ``size`` is ``(height, width)``."""
     _check_boxes(boxes)
     height, width = size
+    if torch.jit.is_tracing():  # the size is traced: clamp's bounds would become constants of the exported graph
+        return clip_to_traced_size(boxes, height, width)
     x = boxes[..., 0::2].clamp(min=0, max=width)
     y = boxes[..., 1::2].clamp(min=0, max=height)
+    return torch.stack((x, y), dim=boxes.dim()).reshape(boxes.shape)
+
+
+@torch.jit.unused
+def clip_to_traced_size(boxes: Tensor, height: int, width: int) -> Tensor:
+    """:func:`clip_boxes_to_image` with the bounds as tensors (while tracing for export, sizes are traced tensors;
+    typed ``int`` for TorchScript, which never runs this)."""
+    zero = torch.zeros((), dtype=boxes.dtype, device=boxes.device)
+    x = torch.minimum(torch.maximum(boxes[..., 0::2], zero), torch.as_tensor(width).to(boxes.dtype))
+    y = torch.minimum(torch.maximum(boxes[..., 1::2], zero), torch.as_tensor(height).to(boxes.dtype))
     return torch.stack((x, y), dim=boxes.dim()).reshape(boxes.shape)
 
 

@@ -15,12 +15,14 @@ The sequential dependency is resolved without a per-box Python loop:
 IoU is evaluated term by term as torchvision's kernel does (``inter / (area_i + area_j - inter)`` in the boxes'
 dtype) and compared with the threshold as its C++ ``float > double`` comparison does, so decisions at
 IoU == threshold agree bit for bit. Half-precision and integer boxes are compared in float32.
-"""
-from __future__ import annotations
 
+Scripted (``torch.jit.script``) or traced for export, :func:`nms` and :func:`batched_nms` are torchvision's, whose
+results these equal (its kernel is the reference); its ``nms`` exports as ONNX ``NonMaxSuppression``.
+"""
 from typing import Optional
 
 import torch
+import torchvision
 from torch import Tensor
 
 #: Candidates resolved together. Measured with ``tools/benchmark.py nms`` on 2 CPU threads, 256 beat 128 (more
@@ -30,13 +32,13 @@ BLOCK = 256
 
 def _check_nms_inputs(boxes: Tensor, scores: Tensor, idxs: Optional[Tensor] = None) -> None:
     if boxes.dim() != 2 or boxes.shape[1] != 4:
-        raise ValueError(f"boxes must have shape [N, 4], got {tuple(boxes.shape)}")
+        raise ValueError(f"boxes must have shape [N, 4], got {list(boxes.shape)}")
     if scores.dim() != 1:
-        raise ValueError(f"scores must have shape [N], got {tuple(scores.shape)}")
+        raise ValueError(f"scores must have shape [N], got {list(scores.shape)}")
     if boxes.shape[0] != scores.shape[0]:
         raise ValueError(f"boxes and scores must have the same length, got {boxes.shape[0]} and {scores.shape[0]}")
     if idxs is not None and (idxs.dim() != 1 or idxs.shape[0] != boxes.shape[0]):
-        raise ValueError(f"idxs must have shape [{boxes.shape[0]}] to match boxes, got {tuple(idxs.shape)}")
+        raise ValueError(f"idxs must have shape [{boxes.shape[0]}] to match boxes, got {list(idxs.shape)}")
 
 
 def _as_nms_dtype(boxes: Tensor) -> Tensor:
@@ -152,6 +154,13 @@ def nms(boxes: Tensor, scores: Tensor, iou_threshold: float) -> Tensor:
     Returns the int64 indices of the kept boxes, by decreasing score (ties: lower index first), exactly as
     ``torchvision.ops.nms`` on CPU.
     """
+    if torch.jit.is_scripting() or torch.jit.is_tracing():
+        return torchvision.ops.nms(boxes, scores, iou_threshold)
+    return _blocked_nms(boxes, scores, iou_threshold)
+
+
+@torch.jit.unused
+def _blocked_nms(boxes: Tensor, scores: Tensor, iou_threshold: float) -> Tensor:
     _check_nms_inputs(boxes, scores)
     order = torch.sort(scores, descending=True, stable=True)[1]
     positions = _greedy_nms_in_order(_SortedBoxes.of(_as_nms_dtype(boxes)[order], iou_threshold))
@@ -166,6 +175,13 @@ def batched_nms(boxes: Tensor, scores: Tensor, idxs: Tensor, iou_threshold: floa
     perturb IoU in the last bits) and loops per category for large ones (where tied scores come out in an
     unspecified order); we do neither.
     """
+    if torch.jit.is_scripting() or torch.jit.is_tracing():
+        return torchvision.ops.batched_nms(boxes, scores, idxs, iou_threshold)
+    return _blocked_batched_nms(boxes, scores, idxs, iou_threshold)
+
+
+@torch.jit.unused
+def _blocked_batched_nms(boxes: Tensor, scores: Tensor, idxs: Tensor, iou_threshold: float) -> Tensor:
     _check_nms_inputs(boxes, scores, idxs)
     if boxes.shape[0] == 0:
         return torch.empty((0,), dtype=torch.int64, device=boxes.device)

@@ -57,7 +57,7 @@ def fast_mode(device: Union[str, torch.device] = "cpu", enabled: bool = True) ->
     return torch.autocast(device.type, dtype=dtype)
 
 
-def to_float32(*tensors: Tensor) -> tuple[Tensor, ...]:
-    """The precision boundary: float16/bfloat16 tensors (a sub-network's outputs under fast mode) become float32;
+def to_float32(tensor: Tensor) -> Tensor:
+    """The precision boundary: a float16/bfloat16 tensor (a sub-network's output under fast mode) becomes float32;
     any other tensor passes as it is (float64 stays float64)."""
-    return tuple(t.float() if t.dtype in REDUCED_DTYPES else t for t in tensors)
+    return tensor.float() if tensor.dtype == torch.float16 or tensor.dtype == torch.bfloat16 else tensor

@@ -12,7 +12,7 @@ from ..rpn.loss import SMOOTH_L1_BETA
 
 
 def fastrcnn_loss(class_logits: Tensor, box_regression: Tensor, labels: list[Tensor],
-                  regression_targets: list[Tensor]) -> tuple[Tensor, Tensor]:
+                  regression_targets: list[Tensor], beta: float = SMOOTH_L1_BETA) -> tuple[Tensor, Tensor]:
     """Returns ``(loss_classifier, loss_box_reg)``."""
     labels_all = torch.cat(labels, dim=0)
     targets_all = torch.cat(regression_targets, dim=0)
@@ -20,5 +20,5 @@ def fastrcnn_loss(class_logits: Tensor, box_regression: Tensor, labels: list[Ten
     positive = torch.where(labels_all > 0)[0]
     per_class = box_regression.reshape(class_logits.shape[0], box_regression.size(-1) // 4, 4)
     box_loss = F.smooth_l1_loss(per_class[positive, labels_all[positive]], targets_all[positive],
-                                beta=SMOOTH_L1_BETA, reduction="sum")
+                                beta=beta, reduction="sum")
     return classification_loss, box_loss / labels_all.numel()

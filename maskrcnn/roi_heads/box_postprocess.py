@@ -20,7 +20,7 @@ MIN_DETECTION_SIZE = 1e-2
 
 def postprocess_detections(class_logits: Tensor, box_regression: Tensor, proposals: list[Tensor],
                            image_shapes: list[tuple[int, int]], box_coder: BoxCoder, score_thresh: float,
-                           nms_thresh: float, detections_per_img: int
+                           nms_thresh: float, detections_per_img: int, min_size: float = MIN_DETECTION_SIZE
                            ) -> tuple[list[Tensor], list[Tensor], list[Tensor]]:
     """Per image: boxes ``[D, 4]``, scores ``[D]``, labels ``[D]`` (int64, 1..num_classes-1), best first."""
     num_classes = class_logits.shape[-1]
@@ -35,7 +35,7 @@ def postprocess_detections(class_logits: Tensor, box_regression: Tensor, proposa
         boxes, scores, labels = boxes[:, 1:].reshape(-1, 4), scores[:, 1:].reshape(-1), labels[:, 1:].reshape(-1)
         keep = torch.where(scores > score_thresh)[0]
         boxes, scores, labels = boxes[keep], scores[keep], labels[keep]
-        keep = remove_small_boxes(boxes, min_size=MIN_DETECTION_SIZE)
+        keep = remove_small_boxes(boxes, min_size=min_size)
         boxes, scores, labels = boxes[keep], scores[keep], labels[keep]
         keep = batched_nms(boxes, scores, labels, nms_thresh)[:detections_per_img]
         all_boxes.append(boxes[keep])

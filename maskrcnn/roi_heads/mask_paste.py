@@ -9,8 +9,6 @@ Bilinear resizing is separable, so for every detection it is ``R_y @ mask @ R_x^
 matrices ``R_y [H, M+2]`` and ``R_x [W, M+2]`` (two weights per row, rows outside the box all zero). That turns
 the per-box loop into two batched matrix products; the horizontal pass runs first, as in PyTorch's kernel.
 """
-from __future__ import annotations
-
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -50,8 +48,8 @@ def interpolation_matrices(start: Tensor, length: Tensor, image_size: int, sourc
 
 def paste_masks_in_image(masks: Tensor, boxes: Tensor, img_shape: tuple[int, int], padding: int = 1) -> Tensor:
     """``masks [N, 1, M, M]`` and ``boxes [N, 4]`` (xyxy, image pixels) -> ``[N, 1, H, W]`` in the masks' dtype."""
-    im_h, im_w = int(img_shape[0]), int(img_shape[1])
-    if masks.shape[0] == 0:
+    im_h, im_w = img_shape[0], img_shape[1]
+    if not torch.jit.is_tracing() and masks.shape[0] == 0:  # traced: the same products give an empty result
         return masks.new_empty((0, 1, im_h, im_w))
     m = masks.shape[-1]
     padded = F.pad(masks, (padding,) * 4)[:, 0]
@@ -59,5 +57,18 @@ def paste_masks_in_image(masks: Tensor, boxes: Tensor, img_shape: tuple[int, int
     x0, y0, x1, y1 = boxes.unbind(1)
     rows = interpolation_matrices(y0, (y1 - y0 + 1).clamp(min=1), im_h, padded.shape[-2], masks.dtype)
     cols = interpolation_matrices(x0, (x1 - x0 + 1).clamp(min=1), im_w, padded.shape[-1], masks.dtype)
-    with torch.autocast(masks.device.type, enabled=False):  # the masks' own precision, even in fast mode
-        return torch.bmm(rows, torch.bmm(padded, cols.transpose(1, 2)))[:, None]
+    if torch.jit.is_scripting():  # a scripted model runs without autocast
+        return resample(rows, padded, cols)
+    return resample_full_precision(rows, padded, cols)
+
+
+def resample(rows: Tensor, padded: Tensor, cols: Tensor) -> Tensor:
+    """``rows @ padded @ cols^T`` per detection, horizontal pass first: ``[N, 1, H, W]``."""
+    return torch.bmm(rows, torch.bmm(padded, cols.transpose(1, 2)))[:, None]
+
+
+@torch.jit.unused
+def resample_full_precision(rows: Tensor, padded: Tensor, cols: Tensor) -> Tensor:
+    """:func:`resample` in the masks' own precision, even in fast mode (autocast off)."""
+    with torch.autocast(rows.device.type, enabled=False):
+        return resample(rows, padded, cols)

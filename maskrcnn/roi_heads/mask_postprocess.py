@@ -10,4 +10,4 @@ def maskrcnn_inference(mask_logits: Tensor, labels: list[Tensor]) -> list[Tensor
     all_labels = torch.cat(labels)
     index = torch.arange(mask_logits.shape[0], device=all_labels.device)
     probabilities = mask_logits[index, all_labels].sigmoid()[:, None]
-    return list(probabilities.split([len(l) for l in labels], dim=0))
+    return list(probabilities.split([l.shape[0] for l in labels], dim=0))  # shapes: traced sizes stay traced

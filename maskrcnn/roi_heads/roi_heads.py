@@ -81,8 +81,9 @@ class RoIHeads(nn.Module):
     def check_targets(self, targets: Optional[list[dict[str, Tensor]]]) -> None:
         if targets is None:
             raise ValueError("targets should not be None")
+        keys = ["boxes", "labels", "masks"] if self.has_mask() else ["boxes", "labels"]
         for i, t in enumerate(targets):
-            for key in ("boxes", "labels") + (("masks",) if self.has_mask() else ()):
+            for key in keys:
                 if key not in t:
                     raise ValueError(f"Every element of targets should have a {key} key (missing in target {i})")
 
@@ -100,6 +101,7 @@ class RoIHeads(nn.Module):
                                 ) -> tuple[list[Tensor], list[Tensor], list[Tensor], list[Tensor]]:
         """Per image: the sampled RoIs, their matched gt indices, labels and regression targets."""
         self.check_targets(targets)
+        assert targets is not None  # for TorchScript; check_targets raised otherwise
         dtype = proposals[0].dtype
         gt_boxes = [t["boxes"].to(dtype) for t in targets]
         gt_labels = [t["labels"] for t in targets]
@@ -145,19 +147,23 @@ class RoIHeads(nn.Module):
         """
         if targets is not None:
             check_target_types(targets)
-        matched_idxs = labels = regression_targets = None
+        matched_idxs: Optional[list[Tensor]] = None
+        labels: list[Tensor] = []
+        regression_targets: list[Tensor] = []
         if self.training:
             proposals, matched_idxs, labels, regression_targets = self.select_training_samples(proposals, targets)
         box_features = self.box_head(self.box_roi_pool(features, proposals, image_shapes))
-        class_logits, box_regression = to_float32(*self.box_predictor(box_features))
+        class_logits, box_regression = self.box_predictor(box_features)
+        class_logits, box_regression = to_float32(class_logits), to_float32(box_regression)
         result: list[dict[str, Tensor]] = []
+        losses: dict[str, Tensor] = {}
         if self.training:
             losses = self.box_losses(class_logits, box_regression, labels, regression_targets)
         else:
-            losses = {}
             boxes, scores, labels = self.postprocess_detections(class_logits, box_regression, proposals,
                                                                 image_shapes)
-            result = [{"boxes": b, "labels": l, "scores": s} for b, l, s in zip(boxes, labels, scores)]
+            for b, l, s in zip(boxes, labels, scores):
+                result.append({"boxes": b, "labels": l, "scores": s})
         if self.has_mask():
             losses.update(self.mask_branch(features, proposals, image_shapes, targets, result, labels,
                                            matched_idxs))
@@ -168,13 +174,16 @@ class RoIHeads(nn.Module):
                     labels: list[Tensor], matched_idxs: Optional[list[Tensor]]) -> dict[str, Tensor]:
         """Training: the mask loss on the foreground RoIs. Inference: adds ``"masks"`` (``[D, 1, 28, 28]``
         probabilities of each detection's class) to ``result`` and returns no loss."""
+        positive_matched: list[Tensor] = []
         if self.training:
+            assert matched_idxs is not None  # for TorchScript; select_training_samples set it
             mask_proposals, positive_matched = proposal_targets.positive_samples(proposals, labels, matched_idxs)
         else:
             mask_proposals = [r["boxes"] for r in result]
         mask_features = self.mask_head(self.mask_roi_pool(features, mask_proposals, image_shapes))
-        (mask_logits,) = to_float32(self.mask_predictor(mask_features))
+        mask_logits = to_float32(self.mask_predictor(mask_features))
         if self.training:
+            assert targets is not None  # for TorchScript; select_training_samples checked them
             return self.mask_losses(mask_logits, mask_proposals, [t["masks"] for t in targets],
                                     [t["labels"] for t in targets], positive_matched)
         for prediction, masks in zip(result, maskrcnn_inference(mask_logits, [r["labels"] for r in result])):

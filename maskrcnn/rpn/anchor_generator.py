@@ -53,8 +53,9 @@ class AnchorGenerator(nn.Module):
         if not len(grid_sizes) == len(strides) == len(self.cell_anchors):
             raise ValueError(f"the anchor generator describes {len(self.cell_anchors)} feature levels but got "
                              f"{len(grid_sizes)} feature maps; give one tuple of sizes and ratios per level")
-        anchors = []
-        for (height, width), (stride_y, stride_x), base in zip(grid_sizes, strides, self.cell_anchors):
+        anchors: list[Tensor] = []
+        for grid_size, stride, base in zip(grid_sizes, strides, self.cell_anchors):
+            (height, width), (stride_y, stride_x) = grid_size, stride
             base = base.to(dtype=dtype, device=device)
             shifts_x = torch.arange(0, width, dtype=torch.int32, device=device) * stride_x
             shifts_y = torch.arange(0, height, dtype=torch.int32, device=device) * stride_y
@@ -66,9 +67,12 @@ class AnchorGenerator(nn.Module):
 
     def forward(self, image_list: ImageList, feature_maps: list[Tensor]) -> list[Tensor]:
         """The same ``[sum_levels H * W * A, 4]`` anchors for each image of the batch (they depend on the padded size)."""
-        grid_sizes = [tuple(f.shape[-2:]) for f in feature_maps]
-        image_h, image_w = image_list.tensors.shape[-2:]
-        strides = [(image_h // h, image_w // w) for h, w in grid_sizes]
+        image_h, image_w = image_list.tensors.shape[-2], image_list.tensors.shape[-1]
+        grid_sizes: list[tuple[int, int]] = []
+        strides: list[tuple[int, int]] = []
+        for f in feature_maps:
+            grid_sizes.append((f.shape[-2], f.shape[-1]))
+            strides.append((image_h // f.shape[-2], image_w // f.shape[-1]))
         levels = self.grid_anchors(grid_sizes, strides, feature_maps[0].dtype, feature_maps[0].device)
         all_levels = torch.cat(levels)
         return [all_levels for _ in image_list.image_sizes]

@@ -7,34 +7,31 @@ number of sampled anchors. An image without boxes contributes negatives only.
 """
 from __future__ import annotations
 
-from typing import Callable
-
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
 from ..matcher import Matcher
-from ..ops.boxes import box_iou
 from ..sampling import BalancedPositiveNegativeSampler
 
 #: smooth L1's switch point from quadratic to linear, for both the RPN and the box head (Detectron's choice).
 SMOOTH_L1_BETA = 1.0 / 9
 
 
-def assign_targets_to_anchors(anchors: list[Tensor], gt_boxes: list[Tensor], matcher: Matcher,
-                              similarity: Callable[[Tensor, Tensor], Tensor] = box_iou
-                              ) -> tuple[list[Tensor], list[Tensor]]:
+def assign_targets_to_anchors(anchors: list[Tensor], gt_boxes: list[Tensor], match_quality: list[Tensor],
+                              matcher: Matcher) -> tuple[list[Tensor], list[Tensor]]:
     """Per image: float labels (1 object, 0 background, -1 ignored) and each anchor's matched ground-truth box.
 
-    ``similarity(gt, anchors)`` is the match quality matrix ``[G, A]`` (IoU).
+    ``match_quality[i]`` is image i's match quality matrix ``[G, A]`` (IoU of ground truths and anchors).
     """
-    labels, matched_gt_boxes = [], []
-    for anchors_per_image, gt in zip(anchors, gt_boxes):
+    labels: list[Tensor] = []
+    matched_gt_boxes: list[Tensor] = []
+    for anchors_per_image, gt, quality in zip(anchors, gt_boxes, match_quality):
         if gt.numel() == 0:
             matched_gt_boxes.append(torch.zeros_like(anchors_per_image))
             labels.append(torch.zeros(anchors_per_image.shape[0], dtype=torch.float32, device=anchors_per_image.device))
             continue
-        matched_idxs = matcher(similarity(gt, anchors_per_image))
+        matched_idxs = matcher(quality)
         matched_gt_boxes.append(gt[matched_idxs.clamp(min=0)])
         image_labels = (matched_idxs >= 0).to(torch.float32)
         image_labels[matched_idxs == matcher.BELOW_LOW_THRESHOLD] = 0.0
@@ -44,7 +41,7 @@ def assign_targets_to_anchors(anchors: list[Tensor], gt_boxes: list[Tensor], mat
 
 
 def rpn_loss(objectness: Tensor, pred_deltas: Tensor, labels: list[Tensor], regression_targets: list[Tensor],
-             sampler: BalancedPositiveNegativeSampler) -> tuple[Tensor, Tensor]:
+             sampler: BalancedPositiveNegativeSampler, beta: float = SMOOTH_L1_BETA) -> tuple[Tensor, Tensor]:
     """Returns ``(loss_objectness, loss_rpn_box_reg)``."""
     sampled_pos, sampled_neg = sampler(labels)
     sampled_pos = torch.where(torch.cat(sampled_pos, dim=0))[0]
@@ -52,7 +49,7 @@ def rpn_loss(objectness: Tensor, pred_deltas: Tensor, labels: list[Tensor], regr
     sampled = torch.cat([sampled_pos, sampled_neg], dim=0)
     labels_all = torch.cat(labels, dim=0)
     targets_all = torch.cat(regression_targets, dim=0)
-    box_loss = F.smooth_l1_loss(pred_deltas[sampled_pos], targets_all[sampled_pos], beta=SMOOTH_L1_BETA,
+    box_loss = F.smooth_l1_loss(pred_deltas[sampled_pos], targets_all[sampled_pos], beta=beta,
                                 reduction="sum") / sampled.numel()
     objectness_loss = F.binary_cross_entropy_with_logits(objectness.flatten()[sampled], labels_all[sampled])
     return objectness_loss, box_loss

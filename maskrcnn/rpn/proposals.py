@@ -4,7 +4,6 @@ Per image: the ``pre_nms_top_n`` highest objectness logits of each level, sigmoi
 image, drop boxes with a side under ``min_size``, keep scores ``>= score_thresh``, NMS per level, then the
 ``post_nms_top_n`` best overall.
 """
-from __future__ import annotations
 
 import torch
 from torch import Tensor
@@ -24,11 +23,21 @@ def flatten_predictions(objectness: list[Tensor], deltas: list[Tensor]) -> tuple
     return torch.cat(flat_objectness, dim=1).flatten(0, -2), torch.cat(flat_deltas, dim=1).reshape(-1, 4)
 
 
+@torch.jit.unused
+def traced_min(value: int, size: int) -> int:
+    """``min(value, size)`` as a traced value: ``size`` is a traced size, a tensor (typed ``int`` for TorchScript,
+    which never runs this)."""
+    return torch.clamp(torch.as_tensor(size), max=value)
+
+
 def top_n_per_level(objectness: Tensor, num_anchors_per_level: list[int], top_n: int) -> Tensor:
     """``[N, K]`` column indices of the ``top_n`` highest logits of each level (fewer where a level is smaller)."""
     indices, offset = [], 0
     for level_objectness in objectness.split(num_anchors_per_level, dim=1):
-        k = min(top_n, level_objectness.shape[1])
+        if torch.jit.is_tracing():  # the level's size is traced: k must follow it in the exported graph
+            k = traced_min(top_n, level_objectness.shape[1])
+        else:
+            k = min(top_n, level_objectness.shape[1])
         indices.append(level_objectness.topk(k, dim=1)[1] + offset)
         offset += level_objectness.shape[1]
     return torch.cat(indices, dim=1)

@@ -66,8 +66,9 @@ class RegionProposalNetwork(nn.Module):
     def assign_targets_to_anchors(self, anchors: list[Tensor], targets: list[dict[str, Tensor]]
                                   ) -> tuple[list[Tensor], list[Tensor]]:
         """Per image: float labels (1 object, 0 background, -1 ignored) and each anchor's matched gt box."""
-        return assign_targets_to_anchors(anchors, [t["boxes"] for t in targets], self.proposal_matcher,
-                                         self.box_similarity)
+        gt_boxes = [t["boxes"] for t in targets]
+        match_quality = [self.box_similarity(gt, a) for gt, a in zip(gt_boxes, anchors)]
+        return assign_targets_to_anchors(anchors, gt_boxes, match_quality, self.proposal_matcher)
 
     def filter_proposals(self, proposals: Tensor, objectness: Tensor, image_shapes: list[tuple[int, int]],
                          num_anchors_per_level: list[int]) -> tuple[list[Tensor], list[Tensor]]:
@@ -87,7 +88,8 @@ class RegionProposalNetwork(nn.Module):
         objectness, pred_bbox_deltas = self.head(feature_maps)
         anchors = self.anchor_generator(images, feature_maps)
         num_anchors_per_level = [o[0].numel() for o in objectness]
-        objectness, pred_bbox_deltas = to_float32(*flatten_predictions(objectness, pred_bbox_deltas))
+        objectness, pred_bbox_deltas = flatten_predictions(objectness, pred_bbox_deltas)
+        objectness, pred_bbox_deltas = to_float32(objectness), to_float32(pred_bbox_deltas)
         # the deltas are detached: Faster R-CNN does not backpropagate through the proposals
         proposals = self.box_coder.decode(pred_bbox_deltas.detach(), anchors).view(len(anchors), -1, 4)
         boxes, _ = self.filter_proposals(proposals, objectness, images.image_sizes, num_anchors_per_level)
