@@ -22,5 +22,9 @@ setup(
         "tensorboard",
         "pyyaml",  # YOLO datasets' data.yaml (tools/convert.py)
     ],
-    extras_require={"dev": ["pytest"]},
+    extras_require={
+        "dev": ["pytest"],
+        # tools/export.py (ONNX files) and predict.py --weights model.onnx (onnxruntime); see maskrcnn/export.py
+        "export": ["onnx>=1.16", "onnxruntime>=1.18"],
+    },
 )

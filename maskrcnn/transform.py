@@ -70,6 +70,12 @@ def resize_image_and_masks(image: Tensor, min_size: int, max_size: int, target: 
     return image, target
 
 
+def channel_values(values: list[float], like: Tensor) -> Tensor:
+    """``values`` as a tensor of ``like``'s dtype and device. Each number goes in as a scalar: scripted,
+    ``torch.as_tensor(list)`` would round them through float32 first (and scripted outputs differ from eager)."""
+    return torch.stack([torch.full((1,), v, dtype=like.dtype, device=like.device) for v in values])[:, 0]
+
+
 class GeneralizedRCNNTransform(nn.Module):
     """Eager, scripted (``torch.jit.script``) and traced for export alike; while tracing, sizes stay traced values
     so that the exported graph takes any image size."""
@@ -92,8 +98,8 @@ class GeneralizedRCNNTransform(nn.Module):
         if not image.is_floating_point():
             raise TypeError(f"Expected input images to be of floating type (in range [0, 1]), "
                             f"but found type {image.dtype} instead")
-        mean = torch.as_tensor(self.image_mean, dtype=image.dtype, device=image.device)
-        std = torch.as_tensor(self.image_std, dtype=image.dtype, device=image.device)
+        mean = channel_values(self.image_mean, image)
+        std = channel_values(self.image_std, image)
         return (image - mean[:, None, None]) / std[:, None, None]
 
     def torch_choice(self, options: list[int]) -> int:

@@ -17,6 +17,7 @@ import torch
 from dataset import CocoInstanceDataset, DatasetError, coco2017_paths, ensure_shapes_dataset, find_split
 from maskrcnn.checkpoint import CheckpointError
 from maskrcnn.engine import newest_checkpoint
+from maskrcnn.export import ExportError
 from maskrcnn.ops.precision import fast_mode_dtype
 
 #: The datasets known by name; anything else given to --data is a folder in COCO-2017 layout.
@@ -124,7 +125,7 @@ def run(main: Callable[[Optional[list[str]]], int], argv: Optional[list[str]] = 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
         status = main(argv)
-    except (DatasetError, CheckpointError, UsageError) as error:
+    except (DatasetError, CheckpointError, UsageError, ExportError) as error:
         print(f"error: {error}", file=sys.stderr)
         status = 2
     sys.exit(status)

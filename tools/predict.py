@@ -5,6 +5,7 @@
     python tools/predict.py photos/ --no-draw --batch-size 2 --coco-results result/photos.json
     python tools/predict.py clip.mp4 --every 2
     python tools/predict.py aerial.tif --tile 800 --tile-overlap 128
+    python tools/predict.py photos/ --weights model.onnx    # an exported model, run by onnxruntime
 
 Images: <out>/<name>.json {"image", "width", "height", "instances": [{"label", "name", "score",
 "box": [x1, y1, x2, y2], "mask"}]} (``label``: the training dataset's own category id; ``mask``: COCO RLE, or COCO
@@ -18,6 +19,9 @@ by a window's border by mask IoU (see maskrcnn/tiling.py).
 
 --score-thresh is the model's own box_score_thresh: only instances scoring that much get a mask. (COCO evaluation
 wants the model's default, 0.05: pass --score-thresh 0.05 with --coco-results.)
+--weights FILE.onnx (written by tools/export.py) runs the exported graph with onnxruntime instead of PyTorch, with
+the same outputs; its score threshold is baked in at export, so --score-thresh can only raise it there, and --tile
+and --fast-mode need a PyTorch checkpoint.
 A file that cannot be read gets an error line; the others are still processed and the exit status is 1.
 """
 from __future__ import annotations
@@ -41,7 +45,9 @@ from dataset.image_files import image_file_loader
 from dataset.image_io import IMAGE_EXTENSIONS
 from dataset.video import VIDEO_EXTENSIONS, VideoReader, VideoWriter, is_video_path
 from maskrcnn import fast_mode, optimize
+from maskrcnn.categories import Categories
 from maskrcnn.engine import load_detector
+from maskrcnn.onnx_detector import OnnxDetector
 from maskrcnn.engine.prediction_records import MASK_FORMATS, ImageIds, coco_result_records, instance_records
 from maskrcnn.tiling import predict_tiled
 from visualization import draw_prediction, write_rgb
@@ -56,8 +62,8 @@ def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
     parser = make_parser(__doc__)
     parser.add_argument("inputs", nargs="+", help="image or video files, folders (their images and videos) or glob "
                                                   "patterns")
-    parser.add_argument("--weights", help="checkpoint (ours or a torchvision Mask R-CNN file); default: the newest "
-                                          "under result/checkpoints/")
+    parser.add_argument("--weights", help="checkpoint (ours or a torchvision Mask R-CNN file) or an exported .onnx "
+                                          "model; default: the newest checkpoint under result/checkpoints/")
     parser.add_argument("--score-thresh", type=float, default=0.5,
                         help="keep instances scoring more than this (the model's box_score_thresh; default: "
                              "%(default)s)")
@@ -93,7 +99,17 @@ def check_args(args: argparse.Namespace) -> None:
                          f"{args.tile_overlap}")
     if args.coco_ann and not args.coco_results:
         raise UsageError("--coco-ann goes with --coco-results: it gives the results file's image ids")
+    if is_onnx(args.weights):
+        for option, given in (("--tile", args.tile is not None), ("--fast-mode", args.fast_mode)):
+            if given:
+                raise UsageError(f"{option} needs a PyTorch checkpoint; {args.weights} is an exported ONNX model")
+        if args.device != "cpu":
+            raise UsageError(f"--device {args.device}: an ONNX model runs on the CPU here (onnxruntime)")
     check_fast_mode(args.fast_mode, args.device)
+
+
+def is_onnx(weights: Optional[str]) -> bool:
+    return weights is not None and weights.lower().endswith(".onnx")
 
 
 def expand_inputs(inputs: list[str]) -> tuple[list[str], list[str]]:
@@ -147,6 +163,32 @@ class Tally:
         unit = "images/s" if not self.frames else ("frames/s" if not self.images else "images+frames/s")
         return (f"{', '.join(parts)}, {self.instances} instances, {rate:.2f} {unit} ({self.seconds:.1f} s), "
                 f"{self.errors} errors")
+
+
+class OnnxPredictor:
+    """:class:`Predictor` for an exported model: onnxruntime runs the graph, one image at a time; the outputs
+    (scores above --score-thresh) are what the PyTorch model gives."""
+
+    def __init__(self, args: argparse.Namespace):
+        if not os.path.isfile(args.weights):
+            raise UsageError(f"weights file not found: {args.weights}")
+        self.args = args
+        self.model = OnnxDetector(args.weights, threads=torch.get_num_threads())
+        saved = self.model.metadata.get("categories") or {}
+        self.categories = (Categories.for_model(len(saved["names"]), saved["names"], saved.get("ids", ()))
+                           if saved.get("names") else Categories.coco())
+        exported = self.model.metadata.get("score_thresh")
+        if exported is not None and args.score_thresh < exported:
+            raise UsageError(f"--score-thresh {args.score_thresh}: {args.weights} was exported with score > "
+                             f"{exported} baked in; export again with --score-thresh {args.score_thresh}")
+
+    @property
+    def class_names(self) -> list[str]:
+        return self.categories.names
+
+    def __call__(self, images: list[np.ndarray]) -> list[dict[str, torch.Tensor]]:
+        outputs = self.model([image_to_tensor(image) for image in images])
+        return [{k: v[output["scores"] > self.args.score_thresh] for k, v in output.items()} for output in outputs]
 
 
 class Predictor:
@@ -270,7 +312,7 @@ def main(argv: Optional[list[str]] = None) -> int:
             raise UsageError(f"--coco-results: {missing[0]} {where} ({len(missing)} such images)")
     for line in errors:
         print(f"error: {line}", file=sys.stderr)
-    predictor = Predictor(args, torch.device(args.device))
+    predictor = OnnxPredictor(args) if is_onnx(args.weights) else Predictor(args, torch.device(args.device))
     os.makedirs(args.out, exist_ok=True)
     names = output_names(paths)
     name_of = dict(zip(paths, names))

@@ -180,6 +180,8 @@ class RoIHeads(nn.Module):
             mask_proposals, positive_matched = proposal_targets.positive_samples(proposals, labels, matched_idxs)
         else:
             mask_proposals = [r["boxes"] for r in result]
+        if self.mask_roi_pool is None:  # (has_mask() said no; written out so that TorchScript skips a None branch)
+            raise ValueError("the mask branch needs mask_roi_pool, mask_head and mask_predictor")
         mask_features = self.mask_head(self.mask_roi_pool(features, mask_proposals, image_shapes))
         mask_logits = to_float32(self.mask_predictor(mask_features))
         if self.training:

@@ -1,0 +1,110 @@
+"""``benchmark.py export``: the ONNX export of a torchvision-layout Mask R-CNN file, how well onnxruntime reproduces
+eager PyTorch on photo-size images, and inference time: onnxruntime vs ours (plain, optimised, scripted) vs
+torchvision, same image, same threads.
+
+The weights are a trained-like ResNet-50-FPN (maskrcnn.testing.pretrained_like_pair: trained-like batch norm
+statistics, spread class scores) saved as a torchvision file and exported as tools/export.py does (load_detector,
+score threshold baked in). The images are smooth random photos with sharp blobs at common COCO sizes, none of them
+the trace size; the model resizes them to 800 px.
+"""
+import argparse
+import os
+import statistics
+import tempfile
+import time
+
+import torch
+
+from _model_benchmark import machine_description
+from _predict_benchmark import write_photos
+from dataset import image_to_tensor, read_rgb
+from maskrcnn import optimize, testing
+from maskrcnn.engine import load_detector
+from maskrcnn.export import export_onnx
+from maskrcnn.export_check import agreement
+from maskrcnn.onnx_detector import OnnxDetector
+
+#: (h, w) of the compared photos: COCO's most common shapes, landscape and portrait.
+PHOTO_SIZES = [(427, 640), (640, 480), (375, 500)]
+
+
+def median_seconds(fn, repeats: int) -> float:
+    fn()  # warm-up
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def photos(folder: str, seed: int) -> list[torch.Tensor]:
+    images = []
+    for k, (h, w) in enumerate(PHOTO_SIZES):
+        path = write_photos(folder, 1, seed + k)[0]
+        image = read_rgb(path)
+        images.append(image_to_tensor(image[:h, :w] if image.shape[0] >= h and image.shape[1] >= w else
+                                      __import__("cv2").resize(image, (w, h))))
+    return images
+
+
+def run_export(args: argparse.Namespace) -> None:
+    torch.set_num_threads(args.threads)
+    theirs, _ = testing.pretrained_like_pair(args.seed, box_score_thresh=args.score_thresh)
+    theirs.eval()
+    with tempfile.TemporaryDirectory() as tmp:
+        weights = os.path.join(tmp, "maskrcnn_resnet50_fpn.pth")
+        torch.save(theirs.state_dict(), weights)
+        ours, categories = load_detector(weights)
+        ours.roi_heads.score_thresh = args.score_thresh
+        path = os.path.join(tmp, "model.onnx")
+        started = time.perf_counter()
+        export_onnx(ours, path, categories=categories.to_dict())
+        export_seconds = time.perf_counter() - started
+        size_mb = os.path.getsize(path) / 2 ** 20
+        detector = OnnxDetector(path, threads=args.threads)
+        images = photos(tmp, args.seed)
+        print(f"ONNX export of a torchvision-layout maskrcnn_resnet50_fpn file (91 classes, score > "
+              f"{args.score_thresh}): {export_seconds:.1f} s, {size_mb:.1f} MB; {machine_description(torch.device('cpu'))}"
+              f", onnxruntime {__import__('onnxruntime').__version__}")
+        print()
+        print("| image (h x w) | torchvision eager: detections | onnxruntime: reproduced (same label, box IoU > "
+              "0.99) | exported | mask mean abs diff |")
+        print("|---|---:|---:|---:|---:|")
+        for image in images:
+            with torch.inference_mode():
+                reference = theirs([image])[0]
+            result = agreement(reference, detector([image])[0])
+            print(f"| {image.shape[1]} x {image.shape[2]} | {result.reference} | {result.reproduced} "
+                  f"({100 * result.fraction:.1f} %) | {result.exported} | {result.mask_mean_abs_diff:.1e} |")
+        print()
+        image = images[0]
+        scripted = torch.jit.script(ours)
+
+        def eager(model):
+            def call():
+                with torch.inference_mode():
+                    model([image])
+            return call
+
+        rows = [("torchvision eager", eager(theirs)),
+                ("ours eager, plain", eager(ours)),
+                ("ours TorchScript (torch.jit.script)", eager(scripted)),
+                ("onnxruntime (CPU execution provider)", lambda: detector([image]))]
+        timed = [(name, median_seconds(fn, args.repeats)) for name, fn in rows]
+        optimize(ours)
+        timed.insert(2, ("ours eager, optimised (predict.py's model)", median_seconds(eager(ours), args.repeats)))
+        print(f"Inference on one {image.shape[1]} x {image.shape[2]} photo (resized to 800 px), median of "
+              f"{args.repeats} runs after a warm-up, {args.threads} threads for each:")
+        print()
+        print("| runtime | ms | vs torchvision eager |")
+        print("|---|---:|---:|")
+        for name, seconds in timed:
+            print(f"| {name} | {seconds * 1000:.0f} | {seconds / timed[0][1]:.2f}x |")
+
+
+def add_export_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--score-thresh", type=float, default=0.5, help="(default: %(default)s)")
+    parser.add_argument("--repeats", type=int, default=3, help="timed runs per runtime (default: %(default)s)")
+    parser.add_argument("--threads", type=int, default=2, help="CPU threads (default: 2)")
+    parser.add_argument("--seed", type=int, default=0)

@@ -1,0 +1,112 @@
+"""Export a trained detector to ONNX (one image in; boxes, labels, scores, masks out), for onnxruntime and others.
+
+    python tools/export.py                                   # newest checkpoint -> result/export/<name>.onnx
+    python tools/export.py --weights maskrcnn_resnet50_fpn_coco-bf2d0c1e.pth --out model.onnx
+    python tools/export.py --weights W --out model.onnx --check photo.jpg other.jpg
+    python tools/predict.py photo.jpg --weights model.onnx   # run it with onnxruntime
+
+The file takes ``images``: float32 [3, H, W], RGB in [0, 1], any H and W, and gives ``boxes`` [N, 4] (xyxy, input
+pixels), ``labels`` [N] int64, ``scores`` [N] and ``masks`` [N, 1, H, W] in [0, 1] (torchvision's contract). The
+model's settings are baked in: --score-thresh (predict.py can raise it later, not lower it), --min-size and
+--max-size (the resize). The categories and these settings are in the file's metadata. --check runs the file and
+the PyTorch model on the given images and prints how well they agree. Needs the export extra:
+pip install -e ".[export]".
+"""
+import argparse
+import os
+import sys
+import time
+from typing import Optional
+
+import torch
+
+from _common import UsageError, make_parser, run, weights_or_newest
+from dataset import DatasetError, image_to_tensor, read_rgb
+from maskrcnn.engine import load_detector
+from maskrcnn.export import DEFAULT_OPSET, ExportError, check_opset, export_onnx, require_onnx
+from maskrcnn.export_check import agreement
+from maskrcnn.onnx_detector import OnnxDetector, require_onnxruntime
+
+DEFAULT_OUT_DIR = os.path.join("result", "export")
+
+
+def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
+    parser = make_parser(__doc__)
+    parser.add_argument("--weights", help="checkpoint (ours or a torchvision detector file); default: the newest "
+                                          "under result/checkpoints/")
+    parser.add_argument("--out", help=f"the .onnx file to write (default: {DEFAULT_OUT_DIR}/<weights name>.onnx)")
+    parser.add_argument("--score-thresh", type=float, default=0.5,
+                        help="the model's box_score_thresh, baked into the graph (default: %(default)s)")
+    parser.add_argument("--min-size", type=int, help="resize: the short side (default: the model's own)")
+    parser.add_argument("--max-size", type=int, help="resize: the long side at most (default: the model's own)")
+    parser.add_argument("--opset", type=int, default=DEFAULT_OPSET, help="ONNX opset (default: %(default)s)")
+    parser.add_argument("--check", nargs="+", metavar="IMAGE",
+                        help="after writing, run the file and the PyTorch model on these images and compare")
+    return parser.parse_args(argv)
+
+
+def check_args(args: argparse.Namespace) -> None:
+    if not 0.0 <= args.score_thresh <= 1.0:
+        raise UsageError(f"--score-thresh must be in [0, 1], got {args.score_thresh}")
+    for name in ("min_size", "max_size"):
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            raise UsageError(f"--{name.replace('_', '-')} must be a positive number of pixels, got {value}")
+    if args.out is not None and not args.out.endswith(".onnx"):
+        raise UsageError(f"--out {args.out}: expected a file name ending in .onnx")
+    check_opset(args.opset)
+    require_onnx()
+    if args.check:
+        require_onnxruntime()
+        for path in args.check:
+            if not os.path.isfile(path):
+                raise UsageError(f"--check {path}: file not found")
+
+
+def output_path(args: argparse.Namespace, weights: str) -> str:
+    if args.out:
+        return args.out
+    return os.path.join(DEFAULT_OUT_DIR, os.path.splitext(os.path.basename(weights))[0] + ".onnx")
+
+
+def check_on_images(model, path: str, images: list[str]) -> None:
+    detector = OnnxDetector(path)
+    for image_path in images:
+        try:
+            image = image_to_tensor(read_rgb(image_path))
+        except DatasetError as error:
+            print(f"error: {error}", file=sys.stderr)
+            continue
+        with torch.inference_mode():
+            eager = model([image])[0]
+        print(f"{image_path}: {agreement(eager, detector([image])[0]).summary()}")
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    args = parse_args(argv)
+    try:
+        check_args(args)
+    except ExportError as error:
+        raise UsageError(str(error)) from None
+    weights = weights_or_newest(args.weights)
+    model, categories = load_detector(weights, "cpu")
+    model.roi_heads.score_thresh = args.score_thresh
+    if args.min_size is not None:
+        model.transform.min_size = (args.min_size,)
+    if args.max_size is not None:
+        model.transform.max_size = args.max_size
+    path = output_path(args, weights)
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    started = time.perf_counter()
+    export_onnx(model, path, opset=args.opset, categories={"ids": list(categories.ids),
+                                                           "names": list(categories.names)})
+    seconds = time.perf_counter() - started
+    print(f"{weights} -> {path} ({os.path.getsize(path) / 2 ** 20:.1f} MB, opset {args.opset}, {seconds:.1f} s; "
+          f"score > {args.score_thresh}, resize {model.transform.min_size[-1]}/{model.transform.max_size})")
+    if args.check:
+        check_on_images(model, path, args.check)
+    return 0
+
+
+if __name__ == "__main__":
+    run(main)
