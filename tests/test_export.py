@@ -15,7 +15,8 @@ from torchvision.models import detection as tv_detection
 
 import maskrcnn
 from dataset import coco2017_paths
-from maskrcnn.export import MIN_OPSET, ExportError, check_opset, export_onnx, read_metadata
+from maskrcnn.export import (MIN_OPSET, OUTPUT_NAMES, DetectorForExport, ExportError, check_opset, export_onnx,
+                             read_metadata)
 from maskrcnn.export_check import agreement
 from maskrcnn.onnx_detector import OnnxDetector
 from tests.model_fixtures import QUICK, photo_like_images, random_images, spread_score_checkpoint, targets_for
@@ -190,3 +191,18 @@ def test_export_tool_and_predict_with_onnxruntime(tiny_shapes, tmp_path):
         bad = tool("export.py", *args, "--out", tmp_path / "bad.onnx")
         assert bad.returncode == 2 and message in bad.stderr and "Traceback" not in bad.stderr
         assert len(bad.stderr.strip().splitlines()) == 1
+
+
+def test_torch_export_captures_the_model_at_a_fixed_size(tmp_path):
+    """``torch.export.export`` captures the plain model (torchvision's stops at its batched_nms's branch on the
+    number of boxes); the captured program gives eager's outputs on another image of the same size."""
+    model = spread_score_checkpoint(tmp_path / "model.pth").eval()
+    model.roi_heads.score_thresh = 0.9
+    first, second = random_images([(100, 130), (100, 130)], dtype=torch.float32)
+    program = torch.export.export(DetectorForExport(model).eval(), (first,), strict=False)
+    with torch.no_grad():
+        eager = model([second])[0]
+    captured = program.module()(second)
+    assert len(eager["boxes"]) > 0
+    for name, value in zip(OUTPUT_NAMES, captured):
+        torch.testing.assert_close(value, eager[name], rtol=1e-5, atol=1e-5)

@@ -12,7 +12,9 @@ import os
 import statistics
 import tempfile
 import time
+import warnings
 
+import cv2
 import torch
 
 from _model_benchmark import machine_description
@@ -39,72 +41,80 @@ def median_seconds(fn, repeats: int) -> float:
 
 
 def photos(folder: str, seed: int) -> list[torch.Tensor]:
-    images = []
-    for k, (h, w) in enumerate(PHOTO_SIZES):
-        path = write_photos(folder, 1, seed + k)[0]
-        image = read_rgb(path)
-        images.append(image_to_tensor(image[:h, :w] if image.shape[0] >= h and image.shape[1] >= w else
-                                      __import__("cv2").resize(image, (w, h))))
-    return images
+    """One photo-like JPEG per size of :data:`PHOTO_SIZES` (written at 480 x 640, resized)."""
+    return [image_to_tensor(cv2.resize(read_rgb(write_photos(folder, 1, seed + k)[0]), (w, h),
+                                       interpolation=cv2.INTER_AREA))
+            for k, (h, w) in enumerate(PHOTO_SIZES)]
 
 
 def run_export(args: argparse.Namespace) -> None:
     torch.set_num_threads(args.threads)
-    theirs, _ = testing.pretrained_like_pair(args.seed, box_score_thresh=args.score_thresh)
+    theirs, _ = testing.pretrained_like_pair(args.seed)
     theirs.eval()
+    print(f"{machine_description(torch.device('cpu'))}, onnxruntime {__import__('onnxruntime').__version__}")
     with tempfile.TemporaryDirectory() as tmp:
         weights = os.path.join(tmp, "maskrcnn_resnet50_fpn.pth")
         torch.save(theirs.state_dict(), weights)
-        ours, categories = load_detector(weights)
-        ours.roi_heads.score_thresh = args.score_thresh
-        path = os.path.join(tmp, "model.onnx")
-        started = time.perf_counter()
-        export_onnx(ours, path, categories=categories.to_dict())
-        export_seconds = time.perf_counter() - started
-        size_mb = os.path.getsize(path) / 2 ** 20
-        detector = OnnxDetector(path, threads=args.threads)
         images = photos(tmp, args.seed)
-        print(f"ONNX export of a torchvision-layout maskrcnn_resnet50_fpn file (91 classes, score > "
-              f"{args.score_thresh}): {export_seconds:.1f} s, {size_mb:.1f} MB; {machine_description(torch.device('cpu'))}"
-              f", onnxruntime {__import__('onnxruntime').__version__}")
-        print()
-        print("| image (h x w) | torchvision eager: detections | onnxruntime: reproduced (same label, box IoU > "
-              "0.99) | exported | mask mean abs diff |")
-        print("|---|---:|---:|---:|---:|")
-        for image in images:
-            with torch.inference_mode():
-                reference = theirs([image])[0]
-            result = agreement(reference, detector([image])[0])
-            print(f"| {image.shape[1]} x {image.shape[2]} | {result.reference} | {result.reproduced} "
-                  f"({100 * result.fraction:.1f} %) | {result.exported} | {result.mask_mean_abs_diff:.1e} |")
-        print()
-        image = images[0]
+        for score_thresh in args.score_thresh:
+            theirs.roi_heads.score_thresh = score_thresh
+            compare(theirs, weights, images, score_thresh, tmp, args)
+
+
+def compare(theirs, weights: str, images: list[torch.Tensor], score_thresh: float, tmp: str,
+            args: argparse.Namespace) -> None:
+    ours, categories = load_detector(weights)
+    ours.roi_heads.score_thresh = score_thresh
+    path = os.path.join(tmp, "model.onnx")
+    started = time.perf_counter()
+    export_onnx(ours, path, categories=categories.to_dict())
+    export_seconds = time.perf_counter() - started
+    detector = OnnxDetector(path, threads=args.threads)
+    print()
+    print(f"Score > {score_thresh}: export of the torchvision-layout maskrcnn_resnet50_fpn file (91 classes) "
+          f"{export_seconds:.1f} s, {os.path.getsize(path) / 2 ** 20:.1f} MB")
+    print()
+    print("| image (h x w) | torchvision eager: detections | onnxruntime: reproduced (same label, box IoU > 0.99) "
+          "| exported | mask mean abs diff |")
+    print("|---|---:|---:|---:|---:|")
+    for image in images:
+        with torch.inference_mode():
+            reference = theirs([image])[0]
+        result = agreement(reference, detector([image])[0])
+        print(f"| {image.shape[1]} x {image.shape[2]} | {result.reference} | {result.reproduced} "
+              f"({100 * result.fraction:.1f} %) | {result.exported} | {result.mask_mean_abs_diff:.1e} |")
+    image = images[0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch.jit.script's deprecation notice
         scripted = torch.jit.script(ours)
 
-        def eager(model):
-            def call():
-                with torch.inference_mode():
-                    model([image])
-            return call
+    def eager(model):
+        def call():
+            with torch.inference_mode():
+                model([image])
+        return call
 
-        rows = [("torchvision eager", eager(theirs)),
-                ("ours eager, plain", eager(ours)),
-                ("ours TorchScript (torch.jit.script)", eager(scripted)),
-                ("onnxruntime (CPU execution provider)", lambda: detector([image]))]
-        timed = [(name, median_seconds(fn, args.repeats)) for name, fn in rows]
-        optimize(ours)
-        timed.insert(2, ("ours eager, optimised (predict.py's model)", median_seconds(eager(ours), args.repeats)))
-        print(f"Inference on one {image.shape[1]} x {image.shape[2]} photo (resized to 800 px), median of "
-              f"{args.repeats} runs after a warm-up, {args.threads} threads for each:")
-        print()
-        print("| runtime | ms | vs torchvision eager |")
-        print("|---|---:|---:|")
-        for name, seconds in timed:
-            print(f"| {name} | {seconds * 1000:.0f} | {seconds / timed[0][1]:.2f}x |")
+    rows = [("torchvision eager", eager(theirs)),
+            ("ours eager, plain", eager(ours)),
+            ("ours TorchScript (torch.jit.script)", eager(scripted)),
+            ("onnxruntime (CPU execution provider)", lambda: detector([image]))]
+    timed = [(name, median_seconds(fn, args.repeats)) for name, fn in rows]
+    optimize(ours)
+    timed.insert(2, ("ours eager, optimised (predict.py's model)", median_seconds(eager(ours), args.repeats)))
+    print()
+    print(f"Inference on the {image.shape[1]} x {image.shape[2]} photo (resized to 800 px), median of {args.repeats} "
+          f"runs after a warm-up, {args.threads} threads each:")
+    print()
+    print("| runtime | ms | vs torchvision eager |")
+    print("|---|---:|---:|")
+    for name, seconds in timed:
+        print(f"| {name} | {seconds * 1000:.0f} | {seconds / timed[0][1]:.2f}x |")
 
 
 def add_export_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--score-thresh", type=float, default=0.5, help="(default: %(default)s)")
+    parser.add_argument("--score-thresh", type=float, nargs="+", default=[0.05, 0.5],
+                        help="one export and comparison per threshold (default: 0.05, the model's own, where all 100 "
+                             "detections per image pass, and 0.5)")
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per runtime (default: %(default)s)")
     parser.add_argument("--threads", type=int, default=2, help="CPU threads (default: 2)")
     parser.add_argument("--seed", type=int, default=0)

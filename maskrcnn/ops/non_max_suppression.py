@@ -16,7 +16,7 @@ IoU is evaluated term by term as torchvision's kernel does (``inter / (area_i + 
 dtype) and compared with the threshold as its C++ ``float > double`` comparison does, so decisions at
 IoU == threshold agree bit for bit. Half-precision and integer boxes are compared in float32.
 
-Scripted (``torch.jit.script``) or traced for export, :func:`nms` and :func:`batched_nms` are torchvision's, whose
+Scripted (``torch.jit.script``), traced or captured for export, :func:`nms` and :func:`batched_nms` are torchvision's, whose
 results these equal (its kernel is the reference); its ``nms`` exports as ONNX ``NonMaxSuppression``.
 """
 from typing import Optional
@@ -148,13 +148,28 @@ def _greedy_nms_small_groups(sorted_boxes: _SortedBoxes, starts: Tensor, counts:
     return torch.cat(kept)
 
 
+@torch.jit.unused
+def _compiling() -> bool:
+    """Under ``torch.export`` / ``torch.compile``: a graph is being captured."""
+    return torch.compiler.is_compiling()
+
+
+def graph_batched_nms(boxes: Tensor, scores: Tensor, idxs: Tensor, iou_threshold: float) -> Tensor:
+    """Batched NMS as one ``torchvision.ops.nms`` (ONNX ``NonMaxSuppression``): each category's boxes are shifted
+    by ``category * (largest coordinate + 1)`` so that categories never overlap (torchvision's coordinate trick).
+    Written without a branch on the number of boxes, so a captured graph takes any number, none included."""
+    largest = torch.cat([boxes.flatten(), boxes.new_zeros(1)]).max()
+    shifted = boxes + (idxs.to(boxes) * (largest + 1))[:, None]
+    return torchvision.ops.nms(shifted, scores, iou_threshold)
+
+
 def nms(boxes: Tensor, scores: Tensor, iou_threshold: float) -> Tensor:
     """Greedy NMS over ``boxes [N, 4]`` (xyxy) with ``scores [N]``.
 
     Returns the int64 indices of the kept boxes, by decreasing score (ties: lower index first), exactly as
     ``torchvision.ops.nms`` on CPU.
     """
-    if torch.jit.is_scripting() or torch.jit.is_tracing():
+    if torch.jit.is_scripting() or torch.jit.is_tracing() or _compiling():
         return torchvision.ops.nms(boxes, scores, iou_threshold)
     return _blocked_nms(boxes, scores, iou_threshold)
 
@@ -175,8 +190,8 @@ def batched_nms(boxes: Tensor, scores: Tensor, idxs: Tensor, iou_threshold: floa
     perturb IoU in the last bits) and loops per category for large ones (where tied scores come out in an
     unspecified order); we do neither.
     """
-    if torch.jit.is_scripting() or torch.jit.is_tracing():
-        return torchvision.ops.batched_nms(boxes, scores, idxs, iou_threshold)
+    if torch.jit.is_scripting() or torch.jit.is_tracing() or _compiling():
+        return graph_batched_nms(boxes, scores, idxs, iou_threshold)
     return _blocked_batched_nms(boxes, scores, idxs, iou_threshold)
 
 
