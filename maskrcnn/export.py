@@ -12,6 +12,9 @@ Contract (torchvision's):
 * outputs ``boxes [N, 4]`` (xyxy, input pixels), ``labels [N]`` int64, ``scores [N]`` and, for Mask R-CNN,
   ``masks [N, 1, H, W]`` probabilities in [0, 1]; N may be 0.
 
+``batch=True`` writes the batch form instead (:mod:`maskrcnn.onnx_batch`): ``images [B, 3, H, W]`` of equal-size
+images in, the same outputs over the whole batch plus ``batch_index [N]`` out.
+
 The model's settings at export time (``score_thresh``, ``min_size``, ``max_size``, ...) are baked into the graph;
 :data:`METADATA_KEYS` name what the file's metadata records of them, and the categories.
 """
@@ -31,8 +34,10 @@ from .optimized.step import deoptimize, optimized_modules
 MIN_OPSET = 16
 DEFAULT_OPSET = 17
 OUTPUT_NAMES = ("boxes", "labels", "scores", "masks")
+#: The batch form's extra output: the image (0..B-1) of each detection.
+BATCH_INDEX = "batch_index"
 #: Metadata keys of an exported file: JSON values.
-METADATA_KEYS = ("categories", "score_thresh", "min_size", "max_size", "masks")
+METADATA_KEYS = ("categories", "score_thresh", "min_size", "max_size", "masks", "batch")
 #: The size of the image the graph is traced with; any size works afterwards.
 TRACE_SIZE = (480, 640)
 
@@ -78,18 +83,20 @@ def require_onnx():
     return onnx
 
 
-def export_metadata(detector: nn.Module, categories: Optional[dict] = None) -> dict[str, str]:
+def export_metadata(detector: nn.Module, categories: Optional[dict] = None, batch: bool = False) -> dict[str, str]:
     """What an exported file records about the detector it came from (values are JSON)."""
     heads, transform = detector.roi_heads, detector.transform
     values = {"categories": categories or {}, "score_thresh": heads.score_thresh,
-              "min_size": transform.min_size[-1], "max_size": transform.max_size, "masks": heads.has_mask()}
+              "min_size": transform.min_size[-1], "max_size": transform.max_size, "masks": heads.has_mask(),
+              "batch": batch}
     return {key: json.dumps(values[key]) for key in METADATA_KEYS}
 
 
 def export_onnx(detector: nn.Module, path: Union[str, os.PathLike], *, opset: int = DEFAULT_OPSET,
-                categories: Optional[dict] = None, trace_size: tuple[int, int] = TRACE_SIZE) -> None:
+                categories: Optional[dict] = None, batch: bool = False,
+                trace_size: tuple[int, int] = TRACE_SIZE) -> None:
     """Writes ``detector`` as an ONNX file at ``path`` (an :func:`maskrcnn.optimize`'d model is exported from a plain
-    copy).
+    copy); ``batch``: the batch form (see the module docstring).
 
     ``categories`` (``{"ids": [...], "names": [...]}``, indexed by label) go into the metadata with the settings
     of :data:`METADATA_KEYS`. The model is traced in eval mode on a ``trace_size`` image; the file is written
@@ -117,7 +124,11 @@ def export_onnx(detector: nn.Module, path: Union[str, os.PathLike], *, opset: in
         torch.onnx.export(wrapper, (example,), temporary, input_names=["images"], output_names=names,
                           dynamic_axes=axes, opset_version=opset, dynamo=False)
     model = onnx.load(temporary)
-    for key, value in export_metadata(detector, categories).items():
+    if batch:
+        from .onnx_batch import loop_over_batch  # needs onnx, an optional package: imported when used
+
+        model = loop_over_batch(model)
+    for key, value in export_metadata(detector, categories, batch).items():
         entry = model.metadata_props.add()
         entry.key, entry.value = key, value
     onnx.save(model, temporary)

@@ -1,15 +1,17 @@
 """An exported detector run by onnxruntime, called like the PyTorch model in eval mode.
 
 ``OnnxDetector("model.onnx")([image, ...])`` gives one ``{"boxes", "labels", "scores"[, "masks"]}`` dict of tensors
-per image, as ``model.eval()([image, ...])`` does; the graph takes one image per run (see :mod:`maskrcnn.export`).
+per image, as ``model.eval()([image, ...])`` does. A one-image graph runs once per image; a batch graph
+(:mod:`maskrcnn.onnx_batch`) once per run of consecutive images of equal size.
 """
 import os
 from typing import Optional, Union
 
+import numpy as np
 import torch
 from torch import Tensor
 
-from .export import ExportError, read_metadata
+from .export import BATCH_INDEX, ExportError, read_metadata
 
 
 def require_onnxruntime():
@@ -36,12 +38,24 @@ class OnnxDetector:
         self.path = os.fspath(path)
         self.session = ort.InferenceSession(self.path, options, providers=providers or ["CPUExecutionProvider"])
         self.output_names = [output.name for output in self.session.get_outputs()]
+        self.batched = len(self.session.get_inputs()[0].shape) == 4
         self.metadata = read_metadata(self.path)
 
     def __call__(self, images: list[Tensor]) -> list[dict[str, Tensor]]:
-        results = []
-        for image in images:
-            array = image.detach().to("cpu", torch.float32).contiguous().numpy()
-            outputs = self.session.run(self.output_names, {"images": array})
-            results.append({name: torch.from_numpy(value) for name, value in zip(self.output_names, outputs)})
+        arrays = [image.detach().to("cpu", torch.float32).contiguous().numpy() for image in images]
+        if not self.batched:
+            return [self.outputs(self.session.run(self.output_names, {"images": array})) for array in arrays]
+        results: list[dict[str, Tensor]] = []
+        start = 0
+        while start < len(arrays):  # runs of consecutive images of one size
+            end = start + 1
+            while end < len(arrays) and arrays[end].shape == arrays[start].shape:
+                end += 1
+            batch = self.outputs(self.session.run(self.output_names, {"images": np.stack(arrays[start:end])}))
+            index = batch.pop(BATCH_INDEX)
+            results.extend({name: value[index == i] for name, value in batch.items()} for i in range(end - start))
+            start = end
         return results
+
+    def outputs(self, values: list) -> dict[str, Tensor]:
+        return {name: torch.from_numpy(value) for name, value in zip(self.output_names, values)}

@@ -206,3 +206,21 @@ def test_torch_export_captures_the_model_at_a_fixed_size(tmp_path):
     assert len(eager["boxes"]) > 0
     for name, value in zip(OUTPUT_NAMES, captured):
         torch.testing.assert_close(value, eager[name], rtol=1e-5, atol=1e-5)
+
+
+def test_the_batch_graph_equals_one_image_at_a_time(tmp_path):
+    """``batch=True``: images [B, 3, H, W] in, any B, H and W; each image's detections (told by batch_index) equal
+    the one-image graph's on that image."""
+    model = spread_score_checkpoint(tmp_path / "model.pth").eval()
+    model.roi_heads.score_thresh = 0.9
+    export_onnx(model, tmp_path / "one.onnx")
+    export_onnx(model, tmp_path / "batch.onnx", batch=True)
+    one, batch = OnnxDetector(tmp_path / "one.onnx"), OnnxDetector(tmp_path / "batch.onnx")
+    assert batch.batched and not one.batched and read_metadata(tmp_path / "batch.onnx")["batch"] is True
+    images = random_images([(120, 150)] * 3 + [(90, 200)] + [(64, 64)] * 2, dtype=torch.float32)
+    raw = batch.session.run(None, {"images": torch.stack(images[:3]).numpy()})
+    assert raw[-1].tolist() == sorted(raw[-1].tolist()) and set(raw[-1].tolist()) == {0, 1, 2}
+    for alone, together in zip(one(images), batch(images)):
+        assert together.keys() == alone.keys() and len(alone["boxes"]) > 0
+        for name, value in alone.items():
+            torch.testing.assert_close(together[name], value, rtol=1e-5, atol=1e-5)  # float32 rounding

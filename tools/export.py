@@ -8,7 +8,8 @@
 The file takes ``images``: float32 [3, H, W], RGB in [0, 1], any H and W, and gives ``boxes`` [N, 4] (xyxy, input
 pixels), ``labels`` [N] int64, ``scores`` [N] and ``masks`` [N, 1, H, W] in [0, 1] (torchvision's contract). The
 model's settings are baked in: --score-thresh (predict.py can raise it later, not lower it), --min-size and
---max-size (the resize). The categories and these settings are in the file's metadata. --check runs the file and
+--max-size (the resize). The categories and these settings are in the file's metadata. --batch writes the batch
+form: images [B, 3, H, W] (equal-size images) in, the same outputs over the batch plus batch_index [N] out. --check runs the file and
 the PyTorch model on the given images and prints how well they agree. Needs the export extra:
 pip install -e ".[export]".
 """
@@ -40,6 +41,9 @@ def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
     parser.add_argument("--min-size", type=int, help="resize: the short side (default: the model's own)")
     parser.add_argument("--max-size", type=int, help="resize: the long side at most (default: the model's own)")
     parser.add_argument("--opset", type=int, default=DEFAULT_OPSET, help="ONNX opset (default: %(default)s)")
+    parser.add_argument("--batch", action="store_true",
+                        help="the batch form: images [B, 3, H, W] of equal size in, the same outputs plus "
+                             "batch_index [N] (which image each detection is of) out")
     parser.add_argument("--check", nargs="+", metavar="IMAGE",
                         help="after writing, run the file and the PyTorch model on these images and compare")
     return parser.parse_args(argv)
@@ -98,10 +102,10 @@ def main(argv: Optional[list[str]] = None) -> int:
     path = output_path(args, weights)
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     started = time.perf_counter()
-    export_onnx(model, path, opset=args.opset, categories={"ids": list(categories.ids),
-                                                           "names": list(categories.names)})
+    export_onnx(model, path, opset=args.opset, categories=categories.to_dict(), batch=args.batch)
     seconds = time.perf_counter() - started
-    print(f"{weights} -> {path} ({os.path.getsize(path) / 2 ** 20:.1f} MB, opset {args.opset}, {seconds:.1f} s; "
+    form = "batch graph, " if args.batch else ""
+    print(f"{weights} -> {path} ({form}{os.path.getsize(path) / 2 ** 20:.1f} MB, opset {args.opset}, {seconds:.1f} s; "
           f"score > {args.score_thresh}, resize {model.transform.min_size[-1]}/{model.transform.max_size})")
     if args.check:
         check_on_images(model, path, args.check)
