@@ -14,6 +14,7 @@ import torch
 from torchvision.models import detection as tv_detection
 
 import maskrcnn
+from maskrcnn import testing
 from dataset import coco2017_paths
 from maskrcnn.export import (MIN_OPSET, OUTPUT_NAMES, DetectorForExport, ExportError, check_opset, export_onnx,
                              read_metadata)
@@ -186,11 +187,9 @@ def test_export_tool_and_predict_with_onnxruntime(tiny_shapes, tmp_path):
 
     lower = tool("predict.py", image, "--weights", onnx_path, "--score-thresh", "0.3", "--out", tmp_path / "x")
     assert lower.returncode == 2 and "exported with score > 0.6 baked in" in lower.stderr
-    for args, message in ((["--weights", tmp_path / "eager" / eager_file.name], "not a readable PyTorch checkpoint"),
-                          (["--weights", weights, "--opset", "11"], "opset 11 is too old")):
-        bad = tool("export.py", *args, "--out", tmp_path / "bad.onnx")
-        assert bad.returncode == 2 and message in bad.stderr and "Traceback" not in bad.stderr
-        assert len(bad.stderr.strip().splitlines()) == 1
+    bad = tool("export.py", "--weights", tmp_path / "eager" / eager_file.name, "--out", tmp_path / "bad.onnx")
+    assert bad.returncode == 2 and "not a readable PyTorch checkpoint" in bad.stderr
+    assert len(bad.stderr.strip().splitlines()) == 1 and "Traceback" not in bad.stderr
 
 
 def test_torch_export_captures_the_model_at_a_fixed_size(tmp_path):
@@ -224,3 +223,20 @@ def test_the_batch_graph_equals_one_image_at_a_time(tmp_path):
         assert together.keys() == alone.keys() and len(alone["boxes"]) > 0
         for name, value in alone.items():
             torch.testing.assert_close(together[name], value, rtol=1e-5, atol=1e-5)  # float32 rounding
+
+
+def test_v2_scripts_and_exports(tmp_path):
+    """maskrcnn_resnet50_fpn_v2 (trained-like: spread scores; an untrained v2 scores hundreds of boxes exactly 1.0,
+    whose order among equals no two NMS implementations share) scripts to eager's outputs and exports to a file that
+    reproduces them at a size other than the trace size."""
+    _, model = testing.pretrained_like_pair_v2(0, num_classes=5, **QUICK)
+    model.eval()
+    images = photo_like_images([(150, 400)], seed=4, dtype=torch.float32)
+    with torch.no_grad():
+        eager = model(images)
+        _, scripted = torch.jit.script(model)(images)
+    for mine, script in zip(eager, scripted):
+        for key, value in mine.items():
+            torch.testing.assert_close(script[key], value, rtol=0, atol=0)
+    export_onnx(model, tmp_path / "v2.onnx")
+    assert_reproduces(model, OnnxDetector(tmp_path / "v2.onnx"), images)
