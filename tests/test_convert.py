@@ -11,7 +11,7 @@ from pycocotools import mask as mask_utils
 
 from dataset import CocoInstanceDataset, coco2017_paths
 from tests.convert_fixtures import write_instance_masks, write_labelme, write_yolo
-from tests.tool_runner import TINY_MODEL, tool
+from tests.tool_runner import TINY_MODEL, refused, tool
 
 
 def printed_image_folder(done) -> str:
@@ -113,14 +113,14 @@ def test_val_fraction_writes_the_same_disjoint_split_for_the_same_seed(tmp_path)
 def test_bad_input_gets_one_line_naming_the_file(tmp_path):
     write_labelme(str(tmp_path / "src"))
     (tmp_path / "src" / "labels" / "broken.json").write_text("{not json")
-    broken = tool("convert.py", "labelme", tmp_path / "src", tmp_path / "out.json")
+    broken = refused("convert.py", "labelme", tmp_path / "src", tmp_path / "out.json")
     assert broken.returncode == 2 and broken.stderr.count("\n") == 1 and "broken.json" in broken.stderr
     assert not (tmp_path / "out.json").exists() and not list(tmp_path.glob(".*.tmp"))  # nothing written half
     write_yolo(str(tmp_path / "yolo"))
     (tmp_path / "yolo" / "labels" / "train" / "a.txt").write_text("7 0.1 0.1 0.2 0.1 0.2 0.2\n")
-    bad_class = tool("convert.py", "yolo", tmp_path / "yolo", tmp_path / "out.json")
+    bad_class = refused("convert.py", "yolo", tmp_path / "yolo", tmp_path / "out.json")
     assert bad_class.returncode == 2 and "a.txt:1" in bad_class.stderr and "class 7" in bad_class.stderr
-    missing = tool("convert.py", "masks", tmp_path / "nowhere", tmp_path / "out.json")
+    missing = refused("convert.py", "masks", tmp_path / "nowhere", tmp_path / "out.json")
     assert missing.returncode == 2 and "nowhere" in missing.stderr and missing.stderr.count("\n") == 1
 
 

@@ -18,7 +18,7 @@ import maskrcnn
 from maskrcnn.anchor_coverage import anchor_coverage, input_anchors
 from maskrcnn.faster_rcnn import default_anchor_generator
 from tests.model_fixtures import random_images, spread_score_checkpoint as checkpoint
-from tests.tool_runner import tool
+from tests.tool_runner import refused, tool
 
 SMALL_DETECTOR = dict(backbone_name="resnet18", num_classes=5, min_size=160, max_size=224, fpn_channels=64,
                       box_representation_size=128, mask_head_channels=64)
@@ -134,12 +134,12 @@ def test_a_model_without_masks_says_so_and_bad_input_gets_one_line(tiny_shapes, 
     assert done.returncode == 0, done.stderr[-2000:]
     page = (tmp_path / "page" / "index.html").read_text()
     assert "no mask branch" in page and "mask_logits" not in captions(page)
-    missing_id = tool("inspect_model.py", image, "--weights", tmp_path / "boxes.pth", "--ann", ann_file,
+    missing_id = refused("inspect_model.py", image, "--weights", tmp_path / "boxes.pth", "--ann", ann_file,
                       "--image-id", 424242, "--out", tmp_path / "x")
     error = missing_id.stderr.strip().splitlines()[-1]
     assert missing_id.returncode == 2 and error.startswith("error: ") and "424242" in error
     (tmp_path / "notes.jpg").write_text("not an image")
-    not_image = tool("inspect_model.py", tmp_path / "notes.jpg", "--weights", tmp_path / "boxes.pth")
+    not_image = refused("inspect_model.py", tmp_path / "notes.jpg", "--weights", tmp_path / "boxes.pth")
     assert not_image.returncode == 2 and not_image.stderr.count("\n") == 1 and "notes.jpg" in not_image.stderr
 
 

@@ -15,7 +15,7 @@ import torch
 from dataset import CocoInstanceDataset, coco2017_paths
 from maskrcnn.categories import Categories
 from maskrcnn.coco_names import COCO_CATEGORY_NAMES
-from tests.tool_runner import TINY_MODEL, tool
+from tests.tool_runner import TINY_MODEL, refused, tool
 
 OWN_IDS = {1: 1, 2: 3, 3: 18, 4: 62}  # built-in id -> the file's id
 
@@ -94,15 +94,15 @@ def test_explicit_files_without_a_val_split_train_without_evaluation(own_folder,
 
 
 def test_missing_or_mismatched_data_is_named(own_folder, own_run, tiny_shapes, tmp_path):
-    half = tool("train.py", "--train-ann", own_folder / "annotations" / "instances_train.json", "--output", tmp_path)
+    half = refused("train.py", "--train-ann", own_folder / "annotations" / "instances_train.json", "--output", tmp_path)
     assert half.returncode == 2 and "--train-ann and --train-images go together" in half.stderr
-    nowhere = tool("train.py", "--data", tmp_path / "nowhere", "--output", tmp_path)
+    nowhere = refused("train.py", "--data", tmp_path / "nowhere", "--output", tmp_path)
     assert nowhere.returncode == 2 and "nowhere" in nowhere.stderr and nowhere.stderr.count("\n") == 1
     empty = tmp_path / "empty"
     os.makedirs(empty / "annotations")
-    no_train = tool("train.py", "--data", empty, "--output", tmp_path)
+    no_train = refused("train.py", "--data", empty, "--output", tmp_path)
     assert no_train.returncode == 2 and "no train split" in no_train.stderr
     out, _ = own_run
-    other = tool("eval.py", "--weights", out / "checkpoints" / "last.pth", "--data-root", tiny_shapes)
+    other = refused("eval.py", "--weights", out / "checkpoints" / "last.pth", "--data-root", tiny_shapes)
     error = other.stderr.strip().splitlines()[-1]  # after the dataset's log line
     assert other.returncode == 2 and error.startswith("error: ") and "predicts other categories" in error

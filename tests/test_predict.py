@@ -12,7 +12,7 @@ from pycocotools import mask as coco_mask
 
 from dataset import coco2017_paths, image_to_tensor, mask_to_polygons, read_rgb
 from tests.model_fixtures import spread_score_checkpoint
-from tests.tool_runner import tool
+from tests.tool_runner import refused, tool
 from visualization import draw_instances
 from visualization.draw import caption_place
 
@@ -170,7 +170,7 @@ def test_a_folder_at_speed_and_coco_results_that_eval_scores(tiny_shapes, weight
     scored = tool("eval.py", "--results", results, "--ann", ann, "--out", tmp_path / "eval")
     assert scored.returncode == 0, scored.stderr[-2000:]
     assert "segm" in json.loads((tmp_path / "eval" / "metrics.json").read_text())
-    unnamed = tool("predict.py", folder / "broken.jpg", "--weights", weights, "--coco-results", results)
+    unnamed = refused("predict.py", folder / "broken.jpg", "--weights", weights, "--coco-results", results)
     assert unnamed.returncode == 2 and "broken.jpg has no number for a name" in unnamed.stderr
-    overlap = tool("predict.py", folder, "--weights", weights, "--tile", "64", "--tile-overlap", "64")
+    overlap = refused("predict.py", folder, "--weights", weights, "--tile", "64", "--tile-overlap", "64")
     assert overlap.returncode == 2 and overlap.stderr.startswith("error: --tile-overlap must be")

@@ -14,7 +14,7 @@ from PIL import Image
 from pycocotools import mask as coco_mask
 
 from dataset import coco2017_paths
-from tests.tool_runner import ENV, TINY_MODEL, TOOLS, tool
+from tests.tool_runner import ENV, TINY_MODEL, TOOLS, refused, tool
 
 #: The shared run weights a loss, so that the resume test shows the weights come back with the run's settings.
 LOSS_WEIGHTS = ["--loss-weights", "mask=2"]
@@ -162,7 +162,7 @@ def test_eval_scores_an_existing_results_file(tiny_shapes, tmp_path):
     assert done.returncode == 0, done.stderr
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert metrics["bbox"]["AP"] == pytest.approx(1.0) and "segm" not in metrics
-    bad = tool("eval.py", "--results", tmp_path / "missing.json", "--ann", ann)
+    bad = refused("eval.py", "--results", tmp_path / "missing.json", "--ann", ann)
     assert bad.returncode == 2 and bad.stderr.startswith("error: results file not found")
 
 
@@ -204,21 +204,21 @@ def test_predict_without_weights_and_with_weights_that_do_not_fit(trained, tmp_p
     out, _ = trained
     image = tmp_path / "a.png"
     Image.new("RGB", (40, 30)).save(image)
-    none = tool("predict.py", image, cwd=tmp_path)
+    none = refused("predict.py", image, cwd=tmp_path)
     assert none.returncode == 2 and "python tools/train.py" in none.stderr and none.stderr.count("\n") == 1
     plain = load(out / "checkpoints" / "last.pth")["model"]  # a ResNet-18 state_dict, read as torchvision's R50
     torch.save(plain, tmp_path / "plain.pth")
-    misfit = tool("predict.py", image, "--weights", tmp_path / "plain.pth")
+    misfit = refused("predict.py", image, "--weights", tmp_path / "plain.pth")
     assert misfit.returncode == 2, misfit.stderr
     assert misfit.stderr.startswith("error: ") and misfit.stderr.count("\n") == 1 and "Traceback" not in misfit.stderr
 
 
 def test_options_are_never_abbreviated_and_loss_weights_are_checked(trained, tmp_path):
     out, _ = trained
-    abbreviated = tool("train.py", "--resume", "--epoch", 8, "--output", out)
+    abbreviated = refused("train.py", "--resume", "--epoch", 8, "--output", out)
     assert abbreviated.returncode == 2 and "unrecognized arguments: --epoch 8" in abbreviated.stderr
-    unknown = tool("train.py", "--loss-weights", "masks=2", "--output", tmp_path)
+    unknown = refused("train.py", "--loss-weights", "masks=2", "--output", tmp_path)
     assert unknown.returncode == 2 and unknown.stderr.count("\n") == 1
     assert unknown.stderr.startswith("error: --loss-weights: unknown loss 'masks'")
-    negative = tool("train.py", "--loss-weights", "mask=-1", "--output", tmp_path)
+    negative = refused("train.py", "--loss-weights", "mask=-1", "--output", tmp_path)
     assert negative.returncode == 2 and "a weight >= 0" in negative.stderr
