@@ -1,8 +1,8 @@
 """How closely an exported model reproduces the PyTorch model's detections on one image.
 
 A reference detection is reproduced when the exported output has a detection of the same label whose box overlaps
-it with IoU above ``iou`` (0.99); each exported detection counts once (reference detections are visited best score
-first and take their best unused match). Masks are compared on reproduced pairs: the mean absolute difference of
+it with IoU above ``iou`` (0.99); each exported detection counts once (:func:`maskrcnn.testing.match_detections`,
+the matching the model benchmark uses). Masks are compared on reproduced pairs: the mean absolute difference of
 their probabilities over the whole image.
 """
 from dataclasses import dataclass
@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from .ops.boxes import box_iou
+from .testing import match_detections
 
 #: A reproduced detection's box must overlap the reference's more than this.
 REPRODUCED_IOU = 0.99
@@ -37,23 +37,9 @@ class Agreement:
 
 def agreement(reference: dict[str, Tensor], exported: dict[str, Tensor], iou: float = REPRODUCED_IOU) -> Agreement:
     """Compares two outputs ``{"boxes", "labels", "scores"[, "masks"]}`` of one image."""
-    ref_boxes, exp_boxes = reference["boxes"].double(), exported["boxes"].double()
-    overlaps = box_iou(ref_boxes, exp_boxes) if len(ref_boxes) and len(exp_boxes) else None
-    used: set[int] = set()
-    pairs = []
-    for i in torch.argsort(reference["scores"], descending=True, stable=True).tolist():
-        if overlaps is None:
-            break
-        candidates = (overlaps[i] > iou) & (exported["labels"] == reference["labels"][i])
-        for j in torch.argsort(overlaps[i], descending=True).tolist():
-            if not candidates[j]:
-                break
-            if j not in used:
-                used.add(j)
-                pairs.append((i, j))
-                break
+    pairs = match_detections(exported, reference, iou)  # (exported index, reference index)
     mask_diff = 0.0
     if pairs and "masks" in reference and "masks" in exported:
-        ref_index, exp_index = (torch.tensor(index) for index in zip(*pairs))
+        exp_index, ref_index = (torch.tensor(index) for index in zip(*pairs))
         mask_diff = float((reference["masks"][ref_index].double() - exported["masks"][exp_index].double()).abs().mean())
-    return Agreement(len(ref_boxes), len(exp_boxes), len(pairs), mask_diff)
+    return Agreement(len(reference["boxes"]), len(exported["boxes"]), len(pairs), mask_diff)

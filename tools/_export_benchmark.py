@@ -9,7 +9,6 @@ the trace size; the model resizes them to 800 px.
 """
 import argparse
 import os
-import statistics
 import tempfile
 import time
 import warnings
@@ -19,6 +18,7 @@ import torch
 
 from _model_benchmark import machine_description
 from _predict_benchmark import write_photos
+from _timing import median_ms
 from dataset import image_to_tensor, read_rgb
 from maskrcnn import optimize, testing
 from maskrcnn.engine import load_detector
@@ -28,16 +28,6 @@ from maskrcnn.onnx_detector import OnnxDetector
 
 #: (h, w) of the compared photos: COCO's most common shapes, landscape and portrait.
 PHOTO_SIZES = [(427, 640), (640, 480), (375, 500)]
-
-
-def median_seconds(fn, repeats: int) -> float:
-    fn()  # warm-up
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
 
 
 def photos(folder: str, seed: int) -> list[torch.Tensor]:
@@ -98,9 +88,9 @@ def compare(theirs, weights: str, images: list[torch.Tensor], score_thresh: floa
             ("ours eager, plain", eager(ours)),
             ("ours TorchScript (torch.jit.script)", eager(scripted)),
             ("onnxruntime (CPU execution provider)", lambda: detector([image]))]
-    timed = [(name, median_seconds(fn, args.repeats)) for name, fn in rows]
+    timed = [(name, median_ms(fn, args.repeats, warmup=1) / 1000) for name, fn in rows]
     optimize(ours)
-    timed.insert(2, ("ours eager, optimised (predict.py's model)", median_seconds(eager(ours), args.repeats)))
+    timed.insert(2, ("ours eager, optimised (predict.py's model)", median_ms(eager(ours), args.repeats, warmup=1) / 1000))
     print()
     print(f"Inference on the {image.shape[1]} x {image.shape[2]} photo (resized to 800 px), median of {args.repeats} "
           f"runs after a warm-up, {args.threads} threads each:")

@@ -12,8 +12,6 @@ Prints medians over repeated runs after a warm-up. Timings are for information o
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 from typing import Callable
 
 import torch
@@ -24,17 +22,7 @@ from _export_benchmark import add_export_arguments, run_export
 from _model_benchmark import add_model_arguments, run_model
 from _predict_benchmark import add_predict_arguments, run_predict
 from _tiling_benchmark import add_tiling_arguments, run_tiling
-
-
-def median_ms(fn: Callable[[], object], repeats: int, warmup: int = 2) -> float:
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times) * 1000
+from _timing import median_ms
 
 
 def detector_like_boxes(n: int, generator: torch.Generator, objects: int = 30, image: float = 1066.0) -> torch.Tensor:
