@@ -135,8 +135,13 @@ def export_onnx(detector: nn.Module, path: Union[str, os.PathLike], *, opset: in
     os.replace(temporary, path)
 
 
+def decode_metadata(properties: dict[str, str]) -> dict:
+    """The :data:`METADATA_KEYS` values among a file's metadata properties, decoded; missing keys are absent."""
+    return {key: json.loads(value) for key, value in properties.items() if key in METADATA_KEYS}
+
+
 def read_metadata(path: Union[str, os.PathLike]) -> dict:
     """The :data:`METADATA_KEYS` values of an exported file (decoded); missing keys are absent."""
     onnx = require_onnx()
     model = onnx.load(os.fspath(path), load_external_data=False)
-    return {p.key: json.loads(p.value) for p in model.metadata_props if p.key in METADATA_KEYS}
+    return decode_metadata({p.key: p.value for p in model.metadata_props})

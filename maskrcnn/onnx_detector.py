@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .export import BATCH_INDEX, ExportError, read_metadata
+from .export import BATCH_INDEX, ExportError, decode_metadata
 
 
 def require_onnxruntime():
@@ -39,7 +39,8 @@ class OnnxDetector:
         self.session = ort.InferenceSession(self.path, options, providers=providers or ["CPUExecutionProvider"])
         self.output_names = [output.name for output in self.session.get_outputs()]
         self.batched = len(self.session.get_inputs()[0].shape) == 4
-        self.metadata = read_metadata(self.path)
+        # from the session, which has read the file already (and without the onnx package)
+        self.metadata = decode_metadata(self.session.get_modelmeta().custom_metadata_map)
 
     def __call__(self, images: list[Tensor]) -> list[dict[str, Tensor]]:
         arrays = [image.detach().to("cpu", torch.float32).contiguous().numpy() for image in images]
