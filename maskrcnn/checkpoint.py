@@ -21,7 +21,8 @@ COCO_V1_SHA256_PREFIXES = ("bf2d0c1e", "258fb6c6")
 
 #: Class-specific layers: they start fresh when a checkpoint's number of classes differs from the model's.
 DETECTOR_CLASS_SPECIFIC = ("roi_heads.box_predictor.", "roi_heads.mask_predictor.mask_fcn_logits.")
-CLASSIFIER_CLASS_SPECIFIC = ("fc.",)
+#: ResNet's ``fc`` and MobileNetV3's last classifier layer.
+CLASSIFIER_CLASS_SPECIFIC = ("fc.", "classifier.3.")
 
 
 class CheckpointError(ValueError):

@@ -4,10 +4,13 @@ from __future__ import annotations
 from typing import Optional, Sequence
 
 from torch import nn
+from torchvision.models.detection import (FasterRCNN_MobileNet_V3_Large_320_FPN_Weights,  # noqa: F401 (re-exported)
+                                          FasterRCNN_MobileNet_V3_Large_FPN_Weights, FasterRCNN_ResNet50_FPN_V2_Weights,
+                                          FasterRCNN_ResNet50_FPN_Weights)
 
 from .generalized_rcnn import GeneralizedRCNN
 from .poolers import MultiScaleRoIAlign
-from .roi_heads.box_head import FastRCNNPredictor, TwoMLPHead
+from .roi_heads.box_head import FastRCNNConvFCHead, FastRCNNPredictor, TwoMLPHead  # noqa: F401 (torchvision path)
 from .roi_heads.roi_heads import RoIHeads
 from .rpn.anchor_generator import AnchorGenerator
 from .rpn.head import RPNHead
@@ -113,3 +116,16 @@ class FasterRCNN(GeneralizedRCNN):
         transform = GeneralizedRCNNTransform(min_size, max_size, image_mean or IMAGENET_MEAN,
                                              image_std or IMAGENET_STD, **kwargs)
         super().__init__(backbone, rpn, roi_heads, transform, loss_weights)
+
+
+#: Names torchvision's ``models.detection.faster_rcnn`` also holds; the builders live in :mod:`maskrcnn.builders`
+#: (which imports this module), so they are looked up on first use.
+BUILDERS = ("fasterrcnn_resnet50_fpn", "fasterrcnn_resnet50_fpn_v2", "fasterrcnn_mobilenet_v3_large_fpn",
+            "fasterrcnn_mobilenet_v3_large_320_fpn")
+
+
+def __getattr__(name: str):
+    if name in BUILDERS:
+        from . import builders
+        return getattr(builders, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -4,6 +4,8 @@ from __future__ import annotations
 from typing import Optional
 
 from torch import nn
+from torchvision.models.detection import (MaskRCNN_ResNet50_FPN_V2_Weights,  # noqa: F401 (re-exported)
+                                          MaskRCNN_ResNet50_FPN_Weights)
 
 from .faster_rcnn import ROI_FEATURE_MAPS, FasterRCNN
 from .poolers import MultiScaleRoIAlign
@@ -46,3 +48,16 @@ class MaskRCNN(FasterRCNN):
         self.roi_heads.mask_roi_pool = mask_roi_pool
         self.roi_heads.mask_head = mask_head
         self.roi_heads.mask_predictor = mask_predictor
+
+
+#: Builders torchvision's ``models.detection.mask_rcnn`` also holds (ours: the MobileNet ones); they live in
+#: :mod:`maskrcnn.builders` (which imports this module), so they are looked up on first use.
+BUILDERS = ("maskrcnn_resnet50_fpn", "maskrcnn_resnet50_fpn_v2", "maskrcnn_mobilenet_v3_large_fpn",
+            "maskrcnn_mobilenet_v3_large_320_fpn")
+
+
+def __getattr__(name: str):
+    if name in BUILDERS:
+        from . import builders
+        return getattr(builders, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -61,7 +61,7 @@ def pretrained_like_pair_v2(seed: int = 0, **kwargs) -> tuple[nn.Module, MaskRCN
     randomise_batch_norm(reference, torch.Generator().manual_seed(seed))
     with torch.no_grad():
         reference.roi_heads.box_predictor.cls_score.weight.mul_(CLASSIFIER_SCALE)
-    ours = maskrcnn_resnet50_fpn_v2(**kwargs)
+    ours = maskrcnn_resnet50_fpn_v2(weights_backbone=None, **kwargs)
     ours.load_state_dict(reference.state_dict())
     for model in (reference, ours):
         freeze_early_stages(model)

@@ -21,7 +21,7 @@ def model_pair(seed: int = 0, dtype=torch.float64, **kwargs):
     """torchvision's Mask R-CNN (random weights, seeded) and ours with its state_dict, both in eval mode."""
     torch.manual_seed(seed)
     reference = tv_maskrcnn_resnet50_fpn(weights=None, weights_backbone=None, **{**SMALL, **kwargs})
-    ours = maskrcnn.maskrcnn_resnet50_fpn(**{**SMALL, **kwargs})
+    ours = maskrcnn.maskrcnn_resnet50_fpn(weights_backbone=None, **{**SMALL, **kwargs})
     ours.load_state_dict(reference.state_dict())
     return reference.to(dtype).eval(), ours.to(dtype).eval()
 

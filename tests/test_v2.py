@@ -35,7 +35,7 @@ def v2_pair(dtype=torch.float64, **kwargs):
     randomise_batch_norm(reference, torch.Generator().manual_seed(0))
     with torch.no_grad():
         reference.roi_heads.box_predictor.cls_score.weight.mul_(CLASSIFIER_SCALE)
-    ours = maskrcnn.maskrcnn_resnet50_fpn_v2(**kwargs)
+    ours = maskrcnn.maskrcnn_resnet50_fpn_v2(weights_backbone=None, **kwargs)
     ours.load_state_dict(reference.state_dict())
     return reference.to(dtype).eval(), ours.to(dtype).eval()
 
@@ -44,7 +44,7 @@ def test_keys_parameters_and_seeded_initialisation_equal_torchvisions():
     torch.manual_seed(0)
     reference = tv_maskrcnn_v2(weights=None, weights_backbone=None)
     torch.manual_seed(0)
-    ours = maskrcnn.maskrcnn_resnet50_fpn_v2()
+    ours = maskrcnn.maskrcnn_resnet50_fpn_v2(weights_backbone=None)
     assert list(ours.state_dict()) == list(reference.state_dict())
     assert sum(p.numel() for p in ours.parameters()) == sum(p.numel() for p in reference.parameters())
     for (name, a), b in zip(ours.state_dict().items(), reference.state_dict().values()):
@@ -122,7 +122,7 @@ def test_torchvisions_v2_file_loads_fine_tunes_and_the_wrong_version_is_named(tm
     with pytest.raises(CheckpointError, match="holds a v2 detector.*maskrcnn_resnet50_fpn_v2"):
         maskrcnn.maskrcnn_resnet50_fpn(weights=str(path))
     v1 = tmp_path / "v1.pth"
-    torch.save(maskrcnn.maskrcnn_resnet50_fpn().state_dict(), v1)
+    torch.save(maskrcnn.maskrcnn_resnet50_fpn(weights_backbone=None).state_dict(), v1)
     with pytest.raises(CheckpointError, match="holds a v1 detector.*maskrcnn_resnet50_fpn "):
         maskrcnn.maskrcnn_resnet50_fpn_v2(weights=str(v1))
 
@@ -154,7 +154,7 @@ def test_copy_paste_preview_and_sync_bn_conversion(tiny_shapes, tmp_path):
                 tmp_path / "preview.png")
     assert done.returncode == 0, done.stderr[-2000:]
     assert (tmp_path / "preview.png").exists()
-    model = maskrcnn.maskrcnn_resnet50_fpn_v2(**V2_QUICK)
+    model = maskrcnn.maskrcnn_resnet50_fpn_v2(weights_backbone=None, **V2_QUICK)
     synced = nn.SyncBatchNorm.convert_sync_batchnorm(copy.deepcopy(model))
     assert list(synced.state_dict()) == list(model.state_dict())  # checkpoints stay plain v2 files
     assert isinstance(synced.roi_heads.box_head[0][1], nn.SyncBatchNorm)

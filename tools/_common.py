@@ -114,9 +114,9 @@ def weights_or_newest(weights: Optional[str]) -> str:
     get one."""
     weights = weights or newest_checkpoint(DEFAULT_CHECKPOINTS)
     if weights is None:
-        raise UsageError(f"no weights: none given and no checkpoint under {DEFAULT_CHECKPOINTS}/; train one on the "
-                         f"built-in set (python tools/train.py) or pass a torchvision file (--weights "
-                         f"maskrcnn_resnet50_fpn_coco-bf2d0c1e.pth)")
+        raise UsageError(f"no weights: none given and no checkpoint under {DEFAULT_CHECKPOINTS}/; use torchvision's "
+                         f"COCO model (--weights DEFAULT), train one on the built-in set (python tools/train.py) or "
+                         f"pass a checkpoint file (--weights FILE)")
     return weights
 
 

@@ -1,8 +1,8 @@
 """Train Mask R-CNN on COCO-2017 or on the built-in shapes dataset, on one process or many (torchrun).
 
     python tools/train.py                                   # built-in shapes, CPU-friendly recipe (~10 min)
-    python tools/train.py --data coco2017 --weights-backbone resnet50-0676ba61.pth
-    torchrun --nproc_per_node=8 tools/train.py --data coco2017 --weights-backbone resnet50-0676ba61.pth
+    python tools/train.py --data coco2017 --weights-backbone DEFAULT
+    torchrun --nproc_per_node=8 tools/train.py --data coco2017 --weights-backbone DEFAULT
     python tools/train.py --resume                          # continue result/checkpoints/last.pth
 
 Writes result/checkpoints/{last,best,epoch_NNN}.pth and TensorBoard logs under result/logs/.
@@ -83,8 +83,11 @@ RECIPE_DESCRIPTIONS = {
 def build_parser() -> argparse.ArgumentParser:
     parser = make_parser(__doc__)
     add_data_arguments(parser)
-    parser.add_argument("--weights", help="start from a Mask R-CNN checkpoint file (torchvision's or ours)")
-    parser.add_argument("--weights-backbone", help="ImageNet ResNet checkpoint file for the backbone")
+    parser.add_argument("--weights", help="start from a Mask R-CNN: DEFAULT / COCO_V1 (torchvision's COCO model, "
+                                          "downloaded once into torch.hub's cache) or a checkpoint file (torchvision's "
+                                          "or ours); another number of classes fine-tunes")
+    parser.add_argument("--weights-backbone", help="ImageNet weights of the backbone: DEFAULT, IMAGENET1K_V1, "
+                                                   "IMAGENET1K_V2 (torchvision's, downloaded once) or a checkpoint file")
     parser.add_argument("--resume", nargs="?", const="auto", metavar="CHECKPOINT",
                         help="continue a run (default: <output>/checkpoints/last.pth) with its settings")
     add_fast_mode_argument(parser)

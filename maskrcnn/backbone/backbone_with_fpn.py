@@ -6,16 +6,19 @@ With ``trainable_layers = k`` only the last k of (layer4, layer3, layer2, layer1
 """
 from __future__ import annotations
 
+import warnings
 from collections import OrderedDict
 from typing import Callable, Optional
 
 from torch import Tensor, nn
 
 from ..ops.frozen_batch_norm import FrozenBatchNorm2d
+from ..weights import BACKBONE_WEIGHTS, WeightsArg, legacy_interface
 from . import resnet as resnet_module
 from .fpn import ExtraFPNBlock, FeaturePyramidNetwork, LastLevelMaxPool
 
 RESNET_STAGES = ("layer4", "layer3", "layer2", "layer1", "conv1")
+RESNET_NAMES = ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152")
 
 
 class IntermediateLayerGetter(nn.ModuleDict):
@@ -85,13 +88,32 @@ def resnet_fpn_extractor(backbone: resnet_module.ResNet, trainable_layers: int,
                            norm_layer=norm_layer)
 
 
-def resnet_fpn_backbone(*, backbone_name: str, weights: Optional[str] = None,
+def validate_trainable_layers(is_trained: bool, trainable_backbone_layers: Optional[int], max_value: int,
+                              default_value: int) -> int:
+    """torchvision's rule: from scratch every stage trains (``max_value``; a given value is ignored with a warning);
+    from pretrained weights ``default_value`` unless given, which must lie in ``[0, max_value]``."""
+    if not is_trained:
+        if trainable_backbone_layers is not None:
+            warnings.warn("Changing trainable_backbone_layers has no effect if neither pretrained nor "
+                          "pretrained_backbone have been set to True, falling back to "
+                          f"trainable_backbone_layers={max_value} so that all layers are trainable")
+        trainable_backbone_layers = max_value
+    if trainable_backbone_layers is None:
+        trainable_backbone_layers = default_value
+    if not 0 <= trainable_backbone_layers <= max_value:
+        raise ValueError(f"Trainable backbone layers should be in the range [0,{max_value}], "
+                         f"got {trainable_backbone_layers} ")
+    return trainable_backbone_layers
+
+
+@legacy_interface(weights=("pretrained", lambda kwargs: BACKBONE_WEIGHTS[kwargs["backbone_name"]].IMAGENET1K_V1))
+def resnet_fpn_backbone(*, backbone_name: str, weights: WeightsArg,
                         norm_layer: Callable[..., nn.Module] = FrozenBatchNorm2d, trainable_layers: int = 3,
                         returned_layers: Optional[list[int]] = None,
                         extra_blocks: Optional[ExtraFPNBlock] = None) -> BackboneWithFPN:
-    """Builds ``resnet{18,34,50,101,152}`` (``weights``: an ImageNet checkpoint file or None) with an FPN."""
-    builders = {name: getattr(resnet_module, name) for name in ("resnet18", "resnet34", "resnet50", "resnet101",
-                                                                 "resnet152")}
+    """Builds ``resnet{18,34,50,101,152}`` (``weights``: its ImageNet weights enum or name, a checkpoint file, or
+    None) with an FPN. Positional arguments and ``pretrained=`` work with torchvision's deprecation warnings."""
+    builders = {name: getattr(resnet_module, name) for name in RESNET_NAMES}
     if backbone_name not in builders:
         raise ValueError(f"backbone_name must be one of {sorted(builders)}, got {backbone_name!r}")
     backbone = builders[backbone_name](weights=weights, norm_layer=norm_layer)

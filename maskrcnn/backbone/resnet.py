@@ -10,8 +10,12 @@ from typing import Callable, Optional, Type, Union
 
 import torch
 from torch import Tensor, nn
+from torchvision.models import (ResNet18_Weights, ResNet34_Weights, ResNet50_Weights, ResNet101_Weights,
+                                ResNet152_Weights)
 
-from ..checkpoint import CLASSIFIER_CLASS_SPECIFIC, load_weights
+from ..checkpoint import CLASSIFIER_CLASS_SPECIFIC
+from ..weights import (BACKBONE_WEIGHTS, WeightsArg, legacy_interface, load_resolved, overwrite_num_classes,
+                       resolve_weights)
 
 NormLayer = Callable[[int], nn.Module]
 
@@ -157,30 +161,37 @@ class ResNet(nn.Module):
         return self.fc(torch.flatten(self.avgpool(x), 1))
 
 
-def _resnet(block: Block, layers: list[int], weights: Optional[str], **kwargs) -> ResNet:
-    model = ResNet(block, layers, **kwargs)
-    if weights is not None:
-        load_weights(model, weights, CLASSIFIER_CLASS_SPECIFIC)
+def _resnet(block: Block, layers: list[int], weights: WeightsArg, progress: bool, name: str, **kwargs) -> ResNet:
+    weights = resolve_weights(weights, BACKBONE_WEIGHTS[name])
+    num_classes = overwrite_num_classes(weights, kwargs.pop("num_classes", None))
+    model = ResNet(block, layers, **({} if num_classes is None else {"num_classes": num_classes}), **kwargs)
+    load_resolved(model, weights, progress, CLASSIFIER_CLASS_SPECIFIC)
     return model
 
 
-def resnet18(*, weights: Optional[str] = None, **kwargs) -> ResNet:
-    """ResNet-18. ``weights``: a checkpoint file (e.g. torchvision's ``resnet18-f37072fd.pth``); with another
-    ``num_classes`` every layer but ``fc`` loads (transfer learning)."""
-    return _resnet(BasicBlock, [2, 2, 2, 2], weights, **kwargs)
+@legacy_interface(weights=("pretrained", ResNet18_Weights.IMAGENET1K_V1))
+def resnet18(*, weights: WeightsArg = None, progress: bool = True, **kwargs) -> ResNet:
+    """ResNet-18. ``weights``: ``ResNet18_Weights`` (or its name, e.g. ``"IMAGENET1K_V1"``) or a checkpoint file
+    (e.g. torchvision's ``resnet18-f37072fd.pth``); with a file and another ``num_classes`` every layer but ``fc``
+    loads (transfer learning)."""
+    return _resnet(BasicBlock, [2, 2, 2, 2], weights, progress, "resnet18", **kwargs)
 
 
-def resnet34(*, weights: Optional[str] = None, **kwargs) -> ResNet:
-    return _resnet(BasicBlock, [3, 4, 6, 3], weights, **kwargs)
+@legacy_interface(weights=("pretrained", ResNet34_Weights.IMAGENET1K_V1))
+def resnet34(*, weights: WeightsArg = None, progress: bool = True, **kwargs) -> ResNet:
+    return _resnet(BasicBlock, [3, 4, 6, 3], weights, progress, "resnet34", **kwargs)
 
 
-def resnet50(*, weights: Optional[str] = None, **kwargs) -> ResNet:
-    return _resnet(Bottleneck, [3, 4, 6, 3], weights, **kwargs)
+@legacy_interface(weights=("pretrained", ResNet50_Weights.IMAGENET1K_V1))
+def resnet50(*, weights: WeightsArg = None, progress: bool = True, **kwargs) -> ResNet:
+    return _resnet(Bottleneck, [3, 4, 6, 3], weights, progress, "resnet50", **kwargs)
 
 
-def resnet101(*, weights: Optional[str] = None, **kwargs) -> ResNet:
-    return _resnet(Bottleneck, [3, 4, 23, 3], weights, **kwargs)
+@legacy_interface(weights=("pretrained", ResNet101_Weights.IMAGENET1K_V1))
+def resnet101(*, weights: WeightsArg = None, progress: bool = True, **kwargs) -> ResNet:
+    return _resnet(Bottleneck, [3, 4, 23, 3], weights, progress, "resnet101", **kwargs)
 
 
-def resnet152(*, weights: Optional[str] = None, **kwargs) -> ResNet:
-    return _resnet(Bottleneck, [3, 8, 36, 3], weights, **kwargs)
+@legacy_interface(weights=("pretrained", ResNet152_Weights.IMAGENET1K_V1))
+def resnet152(*, weights: WeightsArg = None, progress: bool = True, **kwargs) -> ResNet:
+    return _resnet(Bottleneck, [3, 8, 36, 3], weights, progress, "resnet152", **kwargs)

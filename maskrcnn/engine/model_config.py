@@ -5,19 +5,21 @@ its defaults (Mask R-CNN, or Faster R-CNN when the file has no mask branch), the
 """
 from __future__ import annotations
 
-import os
 from dataclasses import asdict, dataclass, fields
 from typing import Any, Optional
 
-from ..builders import BACKBONE_NAMES, resnet_fpn_detector
+from torchvision.models import WeightsEnum
+
+from ..builders import BACKBONE_NAMES, DETECTOR_WEIGHTS, fpn_detector
 from ..faster_rcnn import FasterRCNN
+from ..weights import WeightsArg, fetch_file, resolve_weights
 
 BACKBONES = BACKBONE_NAMES
 
 
 @dataclass
 class ModelConfig:
-    """Arguments of :func:`maskrcnn.builders.resnet_fpn_detector`; the defaults are torchvision's
+    """Arguments of :func:`maskrcnn.builders.fpn_detector`; the defaults are torchvision's
     ``maskrcnn_resnet50_fpn``."""
     num_classes: int = 91
     backbone: str = "resnet50"
@@ -57,10 +59,16 @@ class ModelConfig:
         return cls(**{k: v for k, v in values.items() if k in known})
 
 
-def build_model(config: ModelConfig, weights: Optional[str | os.PathLike] = None,
-                weights_backbone: Optional[str | os.PathLike] = None) -> FasterRCNN:
-    """The detector of ``config`` (plain modules: call :func:`maskrcnn.optimize` for the fast form); ``weights`` a
-    detector file that fits it, ``weights_backbone`` an ImageNet ResNet file of the configured depth."""
+def build_model(config: ModelConfig, weights: WeightsArg = None, weights_backbone: WeightsArg = None) -> FasterRCNN:
+    """The detector of ``config`` (plain modules: call :func:`maskrcnn.optimize` for the fast form).
+
+    ``weights``: a detector file that fits it, or torchvision's published weights of that architecture (enum or
+    name), which are then read as their cached file: unlike the builders, a ``config`` with another number of
+    classes fine-tunes them (the class-specific layers start fresh). ``weights_backbone``: the backbone's ImageNet
+    weights (enum, name or file)."""
     if config.backbone not in BACKBONES:
         raise ValueError(f"backbone must be one of {', '.join(BACKBONES)}, got {config.backbone!r}")
-    return resnet_fpn_detector(weights=weights, weights_backbone=weights_backbone, **config.builder_kwargs())
+    weights = resolve_weights(weights, DETECTOR_WEIGHTS.get((config.backbone, config.masks, config.version)))
+    if isinstance(weights, WeightsEnum):
+        weights = fetch_file(weights)
+    return fpn_detector(weights=weights, weights_backbone=weights_backbone, **config.builder_kwargs())
