@@ -165,9 +165,9 @@ def fpn_detector(*, backbone_name: str = "resnet50", masks: bool = True, version
     state_dict = None
     if weights is not None:
         weights_backbone = None
+        num_classes = overwrite_num_classes(weights, num_classes)
         state_dict = read_weights(weights, progress)  # read once: it gives the class count, then the weights
         check_file_version(state_dict, weights, masks, version)
-        num_classes = overwrite_num_classes(weights, num_classes)
         if num_classes is None:
             num_classes = num_classes_in_state_dict(state_dict)
     if num_classes is None:

@@ -6,6 +6,10 @@ largest image height in the batch, rounded to a power of two. Pooling is ``torch
 ``aligned=False`` (the original Mask R-CNN's pixel model; no half-pixel shift). Scales are recomputed each call from
 that call's shapes rather than cached on the module.
 
+Under FX symbolic tracing (``torch.fx.symbolic_trace``, ``create_feature_extractor``) the pooling is recorded as one
+call of :func:`multiscale_roi_align`, as torchvision records its own: a dict of proxies cannot be iterated. That call
+runs the plain module's code on the same arguments (an override of ``pool_level`` in a subclass is not recorded).
+
 :func:`maskrcnn.optimize` swaps this module for ``GatherMultiScaleRoIAlign``, which takes the same samples on a CPU
 as a multi-threaded weighted gather.
 """
@@ -52,6 +56,22 @@ def boxes_to_rois(boxes: list[Tensor]) -> Tensor:
     ids = [torch.full_like(b[:, :1], i, dtype=concat.dtype, layout=torch.strided, device=concat.device)
            for i, b in enumerate(boxes)]
     return torch.cat([torch.cat(ids, dim=0), concat], dim=1)
+
+
+@torch.jit.unused
+def fx_tracing() -> bool:
+    """Under ``torch.fx.symbolic_trace`` (not ``torch.compile``)."""
+    return torch.fx._symbolic_trace.is_fx_symbolic_tracing()
+
+
+@torch.fx.wrap
+def multiscale_roi_align(x: dict[str, Tensor], boxes: list[Tensor], image_shapes: list[tuple[int, int]],
+                         featmap_names: list[str], output_size: tuple[int, int], sampling_ratio: int,
+                         canonical_scale: int, canonical_level: int) -> Tensor:
+    """A plain :class:`MultiScaleRoIAlign` of these settings applied to ``x``: one leaf node in an FX graph."""
+    pooler = MultiScaleRoIAlign(featmap_names, output_size, sampling_ratio, canonical_scale=canonical_scale,
+                                canonical_level=canonical_level)
+    return pooler(x, boxes, image_shapes)
 
 
 @torch.jit.unused
@@ -110,6 +130,10 @@ class MultiScaleRoIAlign(nn.Module):
 
     def forward(self, x: dict[str, Tensor], boxes: list[Tensor], image_shapes: list[tuple[int, int]]) -> Tensor:
         """``[sum K_i, C, out_h, out_w]`` features for the boxes (xyxy, resized image coordinates) of every image."""
+        if not torch.jit.is_scripting():
+            if fx_tracing():
+                return multiscale_roi_align(x, boxes, image_shapes, self.featmap_names, self.output_size,
+                                            self.sampling_ratio, self.canonical_scale, self.canonical_level)
         features: list[Tensor] = []
         for name, feature in x.items():
             if name in self.featmap_names:

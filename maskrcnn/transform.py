@@ -182,6 +182,8 @@ class GeneralizedRCNNTransform(nn.Module):
                 prediction["masks"] = paste_masks_in_image(prediction["masks"], prediction["boxes"], original_size)
         return result
 
-    def extra_repr(self) -> str:
-        return (f"Normalize(mean={self.image_mean}, std={self.image_std}), "
-                f"Resize(min_size={self.min_size}, max_size={self.max_size}, mode='bilinear')")
+    def __repr__(self) -> str:
+        """torchvision's layout: the class name, then one indented line per step."""
+        indent = "\n    "
+        return (f"{type(self).__name__}({indent}Normalize(mean={self.image_mean}, std={self.image_std})"
+                f"{indent}Resize(min_size={self.min_size}, max_size={self.max_size}, mode='bilinear')\n)")

@@ -16,9 +16,10 @@ ENV = {**os.environ, "OMP_NUM_THREADS": "2", "PYTHONUNBUFFERED": "1"}
 TINY_MODEL = ["--min-size", "64", "--max-size", "96", "--batch-size", "2", "--workers", "0"]
 
 
-def tool(name, *args, cwd=None, timeout=300) -> subprocess.CompletedProcess:
+def tool(name, *args, cwd=None, timeout=300, env=None) -> subprocess.CompletedProcess:
+    """``env``: variables set for this run on top of the test environment."""
     return subprocess.run([sys.executable, os.path.join(TOOLS, name), *map(str, args)], capture_output=True,
-                          text=True, cwd=cwd, env=ENV, timeout=timeout)
+                          text=True, cwd=cwd, env={**ENV, **(env or {})}, timeout=timeout)
 
 
 def refused(name, *args, cwd=None) -> subprocess.CompletedProcess:

@@ -167,9 +167,9 @@ def nms(boxes: Tensor, scores: Tensor, iou_threshold: float) -> Tensor:
     """Greedy NMS over ``boxes [N, 4]`` (xyxy) with ``scores [N]``.
 
     Returns the int64 indices of the kept boxes, by decreasing score (ties: lower index first), exactly as
-    ``torchvision.ops.nms`` on CPU.
+    ``torchvision.ops.nms`` on CPU. Quantized boxes and scores go to torchvision's quantized kernel.
     """
-    if torch.jit.is_scripting() or torch.jit.is_tracing() or _compiling():
+    if torch.jit.is_scripting() or torch.jit.is_tracing() or _compiling() or boxes.is_quantized:
         return torchvision.ops.nms(boxes, scores, iou_threshold)
     return _blocked_nms(boxes, scores, iou_threshold)
 
@@ -188,7 +188,7 @@ def batched_nms(boxes: Tensor, scores: Tensor, idxs: Tensor, iou_threshold: floa
     Returns the kept indices by decreasing score (ties: lower index first). The kept set equals running ``nms``
     once per category. torchvision instead shifts boxes by ``category * (max + 1)`` for small inputs (which can
     perturb IoU in the last bits) and loops per category for large ones (where tied scores come out in an
-    unspecified order); we do neither.
+    unspecified order); we do neither. Empty input of any shape gives an empty result, as torchvision's does.
     """
     if torch.jit.is_scripting() or torch.jit.is_tracing() or _compiling():
         return graph_batched_nms(boxes, scores, idxs, iou_threshold)
@@ -197,9 +197,9 @@ def batched_nms(boxes: Tensor, scores: Tensor, idxs: Tensor, iou_threshold: floa
 
 @torch.jit.unused
 def _blocked_batched_nms(boxes: Tensor, scores: Tensor, idxs: Tensor, iou_threshold: float) -> Tensor:
-    _check_nms_inputs(boxes, scores, idxs)
-    if boxes.shape[0] == 0:
+    if boxes.numel() == 0:
         return torch.empty((0,), dtype=torch.int64, device=boxes.device)
+    _check_nms_inputs(boxes, scores, idxs)
     # Visit category by category, each by decreasing score: categories never interact, so each is its own greedy
     # run. Many small categories (the box head's) are solved side by side; large ones (RPN levels) block by block.
     by_score = torch.sort(scores, descending=True, stable=True)[1]
