@@ -34,7 +34,7 @@ def detector_pair(masks: bool = True):
     name = "maskrcnn_resnet50_fpn" if masks else "fasterrcnn_resnet50_fpn"
     torch.manual_seed(0)
     reference = getattr(tv_detection, name)(weights=None, weights_backbone=None, **QUICK)
-    ours = getattr(maskrcnn, name)(**QUICK)
+    ours = getattr(maskrcnn, name)(weights_backbone=None, **QUICK)
     ours.load_state_dict(reference.state_dict())
     return ours.double(), reference.double()
 

@@ -1,4 +1,5 @@
 """Runs every Python example of the README's "Use it as a library" section, in order, in one namespace."""
+import os
 import re
 from pathlib import Path
 
@@ -19,10 +20,15 @@ def library_examples() -> list[str]:
 def test_readme_library_examples_run(tmp_path, monkeypatch):
     examples = library_examples()
     assert len(examples) >= 5
-    # Stand-in for torchvision's COCO file: the same architecture and key names, random weights.
+    # Stand-in for torchvision's COCO file: the same architecture and key names, random weights; in the working
+    # folder, and in torch.hub's cache (a temporary TORCH_HOME) for weights="DEFAULT".
     torch.manual_seed(0)
     torch.save(tv_maskrcnn_resnet50_fpn(weights=None, weights_backbone=None).state_dict(),
                tmp_path / "maskrcnn_resnet50_fpn_coco-bf2d0c1e.pth")
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    (tmp_path / "torch" / "hub" / "checkpoints").mkdir(parents=True)
+    os.link(tmp_path / "maskrcnn_resnet50_fpn_coco-bf2d0c1e.pth",
+            tmp_path / "torch" / "hub" / "checkpoints" / "maskrcnn_resnet50_fpn_coco-bf2d0c1e.pth")
     monkeypatch.chdir(tmp_path)
     namespace: dict = {}
     for code in examples:

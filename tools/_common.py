@@ -27,6 +27,12 @@ DEFAULT_CHECKPOINTS = os.path.join("result", "checkpoints")
 DEFAULT_DATA_ROOTS = {"shapes": os.path.join("datasets", "shapes"), "coco2017": os.path.join("datasets", "coco")}
 
 
+#: What every tool's --weights takes.
+WEIGHTS_HELP = ("DEFAULT / COCO_V1 (torchvision's COCO Mask R-CNN, downloaded once into torch.hub's cache), "
+                "torchvision's weights by name (e.g. FasterRCNN_MobileNet_V3_Large_FPN_Weights.DEFAULT), or a "
+                "checkpoint file (ours or torchvision's); default: the newest checkpoint under result/checkpoints/")
+
+
 class UsageError(ValueError):
     """A bad argument combination, reported like the other user mistakes."""
 

@@ -6,6 +6,7 @@
     python tools/benchmark.py predict        # predict.py on a folder of photos vs the same loop with torchvision
     python tools/benchmark.py tiling         # a trained demo model on a large mosaic, whole vs tiled
     python tools/benchmark.py export         # ONNX export: agreement with eager, onnxruntime vs eager speed
+    python tools/benchmark.py mobilenet      # MobileNetV3 detectors: ours vs torchvision's, vs the ResNet-50 one
 
 Prints medians over repeated runs after a warm-up. Timings are for information only; no test asserts on them.
 """
@@ -19,6 +20,7 @@ import torchvision.ops
 
 import maskrcnn
 from _export_benchmark import add_export_arguments, run_export
+from _mobilenet_benchmark import add_mobilenet_arguments, run_mobilenet
 from _model_benchmark import add_model_arguments, run_model
 from _predict_benchmark import add_predict_arguments, run_predict
 from _tiling_benchmark import add_tiling_arguments, run_tiling
@@ -89,6 +91,10 @@ def main(argv: list[str] | None = None) -> None:
     p_tiling = sub.add_parser("tiling", help="a trained model on a large mosaic, whole vs tiled", allow_abbrev=False)
     add_tiling_arguments(p_tiling)
     p_tiling.set_defaults(run=run_tiling)
+    p_mobilenet = sub.add_parser("mobilenet", help="MobileNetV3 detectors: ours vs torchvision's, and the MobileNet "
+                                                   "Mask R-CNN vs the ResNet-50 one", allow_abbrev=False)
+    add_mobilenet_arguments(p_mobilenet)
+    p_mobilenet.set_defaults(run=run_mobilenet)
     p_export = sub.add_parser("export", help="ONNX export: agreement with eager PyTorch, onnxruntime vs eager speed",
                               allow_abbrev=False)
     add_export_arguments(p_export)

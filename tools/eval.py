@@ -17,8 +17,8 @@ from typing import Optional
 import torch
 
 import maskrcnn
-from _common import (UsageError, add_data_arguments, add_fast_mode_argument, check_fast_mode, data_name, make_parser,
-                     open_dataset, run, weights_or_newest)
+from _common import (WEIGHTS_HELP, UsageError, add_data_arguments, add_fast_mode_argument, check_fast_mode, data_name,
+                     make_parser, open_dataset, run, weights_or_newest)
 from dataset import load_coco, read_json, write_json_atomically
 from maskrcnn.engine import eval_loader, evaluate_on_coco, evaluate_results, load_detector
 from transforms import eval_transforms
@@ -27,8 +27,7 @@ from transforms import eval_transforms
 
 def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
     parser = make_parser(__doc__)
-    parser.add_argument("--weights", help="checkpoint (ours or torchvision's); default: the newest under "
-                                          "result/checkpoints/")
+    parser.add_argument("--weights", help=WEIGHTS_HELP)
     add_data_arguments(parser)
     parser.add_argument("--split", choices=("val", "train"), default="val")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")

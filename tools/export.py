@@ -21,9 +21,10 @@ from typing import Optional
 
 import torch
 
-from _common import UsageError, make_parser, run, weights_or_newest
+from _common import WEIGHTS_HELP, UsageError, make_parser, run, weights_or_newest
 from dataset import DatasetError, image_to_tensor, read_rgb
 from maskrcnn.engine import load_detector
+from maskrcnn.engine.loading import published_weights
 from maskrcnn.export import DEFAULT_OPSET, ExportError, check_opset, export_onnx, require_onnx
 from maskrcnn.export_check import agreement
 from maskrcnn.onnx_detector import OnnxDetector, require_onnxruntime
@@ -33,8 +34,7 @@ DEFAULT_OUT_DIR = os.path.join("result", "export")
 
 def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
     parser = make_parser(__doc__)
-    parser.add_argument("--weights", help="checkpoint (ours or a torchvision detector file); default: the newest "
-                                          "under result/checkpoints/")
+    parser.add_argument("--weights", help=WEIGHTS_HELP)
     parser.add_argument("--out", help=f"the .onnx file to write (default: {DEFAULT_OUT_DIR}/<weights name>.onnx)")
     parser.add_argument("--score-thresh", type=float, default=0.5,
                         help="the model's box_score_thresh, baked into the graph (default: %(default)s)")
@@ -68,9 +68,12 @@ def check_args(args: argparse.Namespace) -> None:
 
 
 def output_path(args: argparse.Namespace, weights: str) -> str:
+    """--out, else result/export/<name of the weights file>.onnx (torchvision's file name for DEFAULT and the like)."""
     if args.out:
         return args.out
-    return os.path.join(DEFAULT_OUT_DIR, os.path.splitext(os.path.basename(weights))[0] + ".onnx")
+    published = published_weights(weights)
+    name = os.path.basename(published.url if published is not None else weights)
+    return os.path.join(DEFAULT_OUT_DIR, os.path.splitext(name)[0] + ".onnx")
 
 
 def check_on_images(model, path: str, images: list[str]) -> None:

@@ -18,7 +18,7 @@ from typing import Optional
 
 import torch
 
-from _common import UsageError, make_parser, run, weights_or_newest
+from _common import WEIGHTS_HELP, UsageError, make_parser, run, weights_or_newest
 from dataset import CocoInstanceDataset, image_to_tensor, read_rgb
 from maskrcnn import inspect
 from maskrcnn.engine import load_detector
@@ -28,8 +28,7 @@ from visualization import inspection_views, write_report
 def parse_args(argv: Optional[list[str]]):
     parser = make_parser(__doc__)
     parser.add_argument("image", help="the image to inspect")
-    parser.add_argument("--weights", help="checkpoint (ours or torchvision's); default: the newest under "
-                                          "result/checkpoints/")
+    parser.add_argument("--weights", help=WEIGHTS_HELP)
     parser.add_argument("--ann", help="a COCO instances file holding the image's annotation (with --image-id)")
     parser.add_argument("--image-id", type=int, help="the image's id in --ann")
     parser.add_argument("--out", help="folder for index.html and the pictures (default: result/inspect/<image>/)")

@@ -39,7 +39,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from _common import UsageError, add_fast_mode_argument, check_fast_mode, make_parser, run, weights_or_newest
+from _common import WEIGHTS_HELP, UsageError, add_fast_mode_argument, check_fast_mode, make_parser, run, weights_or_newest
 from dataset import DatasetError, image_to_tensor, write_json_atomically
 from dataset.image_files import image_file_loader
 from dataset.image_io import IMAGE_EXTENSIONS
@@ -62,8 +62,7 @@ def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
     parser = make_parser(__doc__)
     parser.add_argument("inputs", nargs="+", help="image or video files, folders (their images and videos) or glob "
                                                   "patterns")
-    parser.add_argument("--weights", help="checkpoint (ours or a torchvision Mask R-CNN file) or an exported .onnx "
-                                          "model; default: the newest checkpoint under result/checkpoints/")
+    parser.add_argument("--weights", help=WEIGHTS_HELP + " or an exported .onnx model")
     parser.add_argument("--score-thresh", type=float, default=0.5,
                         help="keep instances scoring more than this (the model's box_score_thresh; default: "
                              "%(default)s)")

@@ -13,13 +13,15 @@ from typing import Callable, Optional
 
 import torch.nn.functional as F
 from torch import Tensor, nn
+from torchvision.ops import feature_pyramid_network as tv_fpn
 
 from ..legacy_keys import rename_legacy_keys
 from ..ops.conv_norm_act import Conv2dNormActivation
 
 
-class ExtraFPNBlock(nn.Module):
-    """Base of blocks that append levels after the top-down pass: ``(results, inputs, names) -> (results, names)``."""
+class ExtraFPNBlock(tv_fpn.ExtraFPNBlock):
+    """Base of blocks that append levels after the top-down pass: ``(results, inputs, names) -> (results, names)``.
+    A subclass of torchvision's base, so that torchvision's blocks (``LastLevelP6P7``) and ours are interchangeable."""
 
     def forward(self, results: list[Tensor], x: list[Tensor], names: list[str]) -> tuple[list[Tensor], list[str]]:
         raise NotImplementedError
@@ -32,12 +34,15 @@ class LastLevelMaxPool(ExtraFPNBlock):
         return results + [F.max_pool2d(results[-1], kernel_size=1, stride=2, padding=0)], names + ["pool"]
 
 
-class FeaturePyramidNetwork(nn.Module):
+class FeaturePyramidNetwork(tv_fpn.FeaturePyramidNetwork):
+    """A subclass of torchvision's class for its type alone (our code builds and runs it), so that torchvision's FX
+    feature extraction keeps it one node (``fpn``), as it keeps its own."""
+
     _version = 2
 
     def __init__(self, in_channels_list: list[int], out_channels: int, extra_blocks: Optional[ExtraFPNBlock] = None,
                  norm_layer: Optional[Callable[..., nn.Module]] = None) -> None:
-        super().__init__()
+        nn.Module.__init__(self)
         self.inner_blocks = nn.ModuleList()
         self.layer_blocks = nn.ModuleList()
         for in_channels in in_channels_list:
@@ -52,7 +57,7 @@ class FeaturePyramidNetwork(nn.Module):
                 nn.init.kaiming_uniform_(m.weight, a=1)
                 if m.bias is not None:
                     nn.init.constant_(m.bias, 0)
-        if extra_blocks is not None and not isinstance(extra_blocks, ExtraFPNBlock):
+        if extra_blocks is not None and not isinstance(extra_blocks, tv_fpn.ExtraFPNBlock):
             raise TypeError(f"extra_blocks should be of type ExtraFPNBlock not {type(extra_blocks)}")
         self.extra_blocks = extra_blocks
 

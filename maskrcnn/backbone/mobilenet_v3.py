@@ -10,6 +10,7 @@ from functools import partial
 from typing import Callable, Optional
 
 import torch
+import torchvision
 from torch import Tensor, nn
 from torchvision.models import MobileNet_V3_Large_Weights, MobileNet_V3_Small_Weights
 
@@ -30,14 +31,15 @@ def make_divisible(value: float, divisor: int = CHANNEL_DIVISOR) -> int:
     return rounded + divisor if rounded < 0.9 * value else rounded
 
 
-class SqueezeExcitation(nn.Module):
+class SqueezeExcitation(torchvision.ops.SqueezeExcitation):
     """Squeeze-and-excitation (Hu et al. 2018): ``x * scale_activation(fc2(activation(fc1(avgpool(x)))))``, the
-    fully connected layers as 1x1 convolutions (torchvision's ``ops.SqueezeExcitation``)."""
+    fully connected layers as 1x1 convolutions. A subclass of torchvision's ``ops.SqueezeExcitation`` for its type
+    alone (our code builds and runs it), so that its FX feature extraction keeps it one node, as it keeps its own."""
 
     def __init__(self, input_channels: int, squeeze_channels: int,
                  activation: Callable[..., nn.Module] = nn.ReLU,
                  scale_activation: Callable[..., nn.Module] = nn.Sigmoid) -> None:
-        super().__init__()
+        nn.Module.__init__(self)
         self.avgpool = nn.AdaptiveAvgPool2d(1)
         self.fc1 = nn.Conv2d(input_channels, squeeze_channels, 1)
         self.fc2 = nn.Conv2d(squeeze_channels, input_channels, 1)

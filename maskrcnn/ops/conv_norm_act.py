@@ -7,13 +7,17 @@ from __future__ import annotations
 
 from typing import Callable, Optional, Union
 
+import torchvision
 from torch import nn
 
 IntOrPair = Union[int, tuple[int, int]]
 
 
-class Conv2dNormActivation(nn.Sequential):
+class Conv2dNormActivation(torchvision.ops.Conv2dNormActivation):
     """``[conv, norm?, activation?]`` with torchvision's arguments and defaults.
+
+    A subclass of torchvision's class for its type alone (built here, run as a plain ``nn.Sequential``), so that
+    torchvision's FX feature extraction keeps it one node, as it keeps its own.
 
     Index 0 is the conv (with a bias only when there is no norm, unless ``bias`` says otherwise), 1 the norm if any,
     then the activation. ``padding`` defaults to "same" for odd kernels: ``(kernel_size - 1) // 2 * dilation``.
@@ -39,5 +43,5 @@ class Conv2dNormActivation(nn.Sequential):
             layers.append(norm_layer(out_channels))
         if activation_layer is not None:
             layers.append(activation_layer(**({} if inplace is None else {"inplace": inplace})))
-        super().__init__(*layers)
+        nn.Sequential.__init__(self, *layers)
         self.out_channels = out_channels
