@@ -9,6 +9,7 @@ from torchvision.models.detection import (FasterRCNN_MobileNet_V3_Large_320_FPN_
                                           FasterRCNN_ResNet50_FPN_Weights)
 
 from .generalized_rcnn import GeneralizedRCNN
+from .lazy_builders import builder_lookup
 from .poolers import MultiScaleRoIAlign
 from .roi_heads.box_head import FastRCNNConvFCHead, FastRCNNPredictor, TwoMLPHead  # noqa: F401 (torchvision path)
 from .roi_heads.roi_heads import RoIHeads
@@ -124,8 +125,4 @@ BUILDERS = ("fasterrcnn_resnet50_fpn", "fasterrcnn_resnet50_fpn_v2", "fasterrcnn
             "fasterrcnn_mobilenet_v3_large_320_fpn")
 
 
-def __getattr__(name: str):
-    if name in BUILDERS:
-        from . import builders
-        return getattr(builders, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = builder_lookup(__name__, BUILDERS)

@@ -8,6 +8,7 @@ from torchvision.models.detection import (MaskRCNN_ResNet50_FPN_V2_Weights,  # n
                                           MaskRCNN_ResNet50_FPN_Weights)
 
 from .faster_rcnn import ROI_FEATURE_MAPS, FasterRCNN
+from .lazy_builders import builder_lookup
 from .poolers import MultiScaleRoIAlign
 from .roi_heads.mask_head import MaskRCNNHeads, MaskRCNNPredictor
 
@@ -56,8 +57,4 @@ BUILDERS = ("maskrcnn_resnet50_fpn", "maskrcnn_resnet50_fpn_v2", "maskrcnn_mobil
             "maskrcnn_mobilenet_v3_large_320_fpn")
 
 
-def __getattr__(name: str):
-    if name in BUILDERS:
-        from . import builders
-        return getattr(builders, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = builder_lookup(__name__, BUILDERS)

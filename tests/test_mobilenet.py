@@ -31,6 +31,20 @@ def assert_same_detections(ours, reference, images) -> None:
             torch.testing.assert_close(x[key], y[key], rtol=1e-7, atol=1e-7)
 
 
+def assert_parity(ours, reference) -> None:
+    """Built from the same seed: the same keys and numbers (torchvision's drawing order); then, with trained-like
+    weights in float64, the same detections and the same training step (an image without objects in the batch)."""
+    assert list(ours.state_dict()) == list(reference.state_dict())
+    for (key, a), b in zip(ours.state_dict().items(), reference.state_dict().values()):
+        assert torch.equal(a, b), key
+    trained_like(reference)
+    ours.load_state_dict(reference.state_dict())
+    reference, ours = reference.double(), ours.double()
+    assert_same_detections(ours, reference, photo_like_images(SIZES))
+    assert_same_training_step(ours, reference, photo_like_images(SIZES), targets_for(SIZES, empty_index=1),
+                              rtol=1e-7, atol=1e-9)
+
+
 def tv_maskrcnn_mobilenet(**kwargs):
     """torchvision's own parts composed as maskrcnn_mobilenet_v3_large_fpn composes ours (torchvision has no such
     builder): its MobileNet FPN backbone, its anchors, its MaskRCNN."""
@@ -71,16 +85,8 @@ def test_faster_rcnn_mobilenet_equals_torchvisions(name):
     reference = getattr(tvd, name)(weights=None, weights_backbone=None, box_detections_per_img=30, **sizes)
     torch.manual_seed(0)
     ours = getattr(maskrcnn, name)(weights=None, weights_backbone=None, box_detections_per_img=30, **sizes)
-    assert list(ours.state_dict()) == list(reference.state_dict())
-    for (key, a), b in zip(ours.state_dict().items(), reference.state_dict().values()):
-        assert torch.equal(a, b), key  # seeded construction draws in torchvision's order
     assert repr(ours.transform) == repr(reference.transform)
-    trained_like(reference)
-    ours.load_state_dict(reference.state_dict())
-    reference, ours = reference.double(), ours.double()
-    assert_same_detections(ours, reference, photo_like_images(SIZES))
-    assert_same_training_step(ours, reference, photo_like_images(SIZES), targets_for(SIZES, empty_index=1),
-                              rtol=1e-7, atol=1e-9)
+    assert_parity(ours, reference)
 
 
 def test_mask_rcnn_mobilenet_equals_torchvisions_parts():
@@ -89,15 +95,7 @@ def test_mask_rcnn_mobilenet_equals_torchvisions_parts():
     reference = tv_maskrcnn_mobilenet(**kwargs)
     torch.manual_seed(0)
     ours = maskrcnn.maskrcnn_mobilenet_v3_large_fpn(weights_backbone=None, **kwargs)
-    assert list(ours.state_dict()) == list(reference.state_dict())
-    for (key, a), b in zip(ours.state_dict().items(), reference.state_dict().values()):
-        assert torch.equal(a, b), key
-    trained_like(reference)
-    ours.load_state_dict(reference.state_dict())
-    reference, ours = reference.double(), ours.double()
-    assert_same_detections(ours, reference, photo_like_images(SIZES))
-    assert_same_training_step(ours, reference, photo_like_images(SIZES), targets_for(SIZES, empty_index=1),
-                              rtol=1e-7, atol=1e-9)
+    assert_parity(ours, reference)
     low = maskrcnn.maskrcnn_mobilenet_v3_large_320_fpn(weights_backbone=None)
     assert (low.transform.min_size, low.transform.max_size, low.rpn._post_nms_top_n["testing"]) == ((320,), 640, 150)
 
