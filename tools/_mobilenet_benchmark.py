@@ -3,7 +3,10 @@
 Rows: torchvision's Faster R-CNN MobileNetV3-Large FPN (800 px and 320 px) against ours, plain and optimised
 (:func:`maskrcnn.optimize`); our MobileNet Mask R-CNN at 320 px against our ResNet-50 Mask R-CNN at 800 px. Weights
 are torchvision's random initialisation made trained-like (batch norm statistics, spread class scores), shared by
-both sides; ``--image`` times a real photo instead of the smooth synthetic one.
+both sides; ``--image`` times a real photo instead of the smooth synthetic one. The models of a row are timed in
+turn (interleaved), so that drift in the machine's speed falls on all alike. Agreement is checked in float64, where
+equal models give equal detections: random heads score many boxes nearly alike, and float32 rounding (the
+optimised form folds batch norm) reorders such near-ties, which says nothing about the model.
 """
 from __future__ import annotations
 
@@ -17,7 +20,7 @@ from torchvision.models import detection as tvd
 
 import maskrcnn
 from _model_benchmark import machine_description, photo
-from _timing import median_ms
+from _timing import interleaved_median_ms
 from maskrcnn.testing import CLASSIFIER_SCALE, match_detections, randomise_batch_norm, randomise_frozen_batch_norm
 
 
@@ -53,14 +56,16 @@ def run_mobilenet(args: argparse.Namespace) -> None:
     image = load_image(args.image)
     print(f"{machine_description(torch.device('cpu'))}; image {tuple(image.shape[1:])}, median of {args.repeats} "
           f"runs (ms)")
-    print("| model | torchvision | ours | ours optimised | ours optimised / torchvision | detections agreeing |")
+    print("| model | torchvision | ours | ours optimised | ours optimised / torchvision | ours = torchvision "
+          "(float64) |")
     print("|---|---:|---:|---:|---:|---|")
     with torch.no_grad():
         for name in ("fasterrcnn_mobilenet_v3_large_fpn", "fasterrcnn_mobilenet_v3_large_320_fpn"):
             theirs, ours = pair(name)
             fast = maskrcnn.optimize(copy.deepcopy(ours))
-            times = [median_ms(lambda m=m: m([image]), args.repeats) for m in (theirs, ours, fast)]
-            a, b = fast([image])[0], theirs([image])[0]
+            times = interleaved_median_ms([lambda m=m: m([image]) for m in (theirs, ours, fast)], args.repeats)
+            a = copy.deepcopy(ours).double()([image.double()])[0]
+            b = copy.deepcopy(theirs).double()([image.double()])[0]
             print(f"| {name} | {times[0]:.0f} | {times[1]:.0f} | {times[2]:.0f} | {times[2] / times[0]:.2f} | "
                   f"{len(match_detections(a, b))}/{len(b['boxes'])} |")
         torch.manual_seed(0)
@@ -70,9 +75,9 @@ def run_mobilenet(args: argparse.Namespace) -> None:
         rows = {}
         for label, model in (("Mask R-CNN MobileNetV3-Large 320 px (ours)", mobile),
                              ("Mask R-CNN ResNet-50 800 px (ours)", resnet)):
-            plain = median_ms(lambda: model([image]), args.repeats)
             fast_model = maskrcnn.optimize(copy.deepcopy(model))
-            rows[label] = (plain, median_ms(lambda: fast_model([image]), args.repeats))
+            rows[label] = tuple(interleaved_median_ms([lambda: model([image]), lambda: fast_model([image])],
+                                                      args.repeats))
         print("\n| Mask R-CNN | plain | optimised |")
         print("|---|---:|---:|")
         for label, (plain, fast_ms) in rows.items():

@@ -1,4 +1,5 @@
-"""One convolution with its batch norm folded in and its residual sum and ReLU fused: the same numbers, less traffic.
+"""One convolution with its batch norm folded in and its residual sum and activation (ReLU, or MobileNet's
+hard-swish) fused: the same numbers, less traffic.
 
 The arithmetic of the fast form (:mod:`maskrcnn.optimized`); the plain modules never call it.
 
@@ -8,9 +9,10 @@ statistics is ``y = x * s + t`` per channel, so ``norm(conv(x, W)) == conv(x, W 
 normalises by the batch and runs unfolded. Autograd flows through the folded weight, so training folds too and the
 gradients reach ``W`` (and a norm's affine parameters, where they train).
 
-Fusing: on a CPU, when no autograd graph is being recorded, conv + bias + residual sum + ReLU run as one oneDNN
+Fusing: on a CPU, when no autograd graph is being recorded, conv + bias + residual sum + activation run as one oneDNN
 primitive (``torch.ops.mkldnn._convolution_pointwise``, the kernel ``torch.compile`` emits for CPU), on channels-last
-input. Everywhere else they are ``conv2d``, then the sum and ReLU in place on its fresh output. On a CPU the input is
+input (a residual sum fuses with ReLU or no activation). Everywhere else they are ``conv2d``, then the sum and the
+activation in place on its fresh output. On a CPU the input is
 made channels-last in either case: oneDNN's convolutions are faster in that layout and then keep it, so the whole
 network runs channels-last from its first convolution (the state_dict and the outputs' values are unchanged).
 """
@@ -28,6 +30,8 @@ from .frozen_batch_norm import FrozenBatchNorm2d
 from .precision import cpu_has_native_bfloat16
 
 _FUSABLE_DTYPES = (torch.float32, torch.bfloat16)
+#: The activations a convolution can carry, by oneDNN's post-op name: the in-place function of the unfused path.
+ACTIVATIONS = {"relu": torch.relu_, "hardswish": lambda out: F.hardswish(out, inplace=True)}
 
 
 def fixed_affine(norm: nn.Module) -> Optional[tuple[Tensor, Tensor]]:
@@ -87,10 +91,13 @@ def onednn_fusion_works() -> bool:
         with torch.no_grad(), torch.autocast("cpu", enabled=False):  # the first call may come under fast mode
             unfused = torch.relu(F.conv2d(x, weight, bias, 1, 1))
             summed = torch.relu(F.conv2d(x, weight, bias, 1, 1) + residual)
-            works = (torch.allclose(_fused_cpu(x, weight, bias, [1, 1], [1, 1], [1, 1], 1, True, None,
+            hardswish = F.hardswish(F.conv2d(x, weight, bias, 1, 1))
+            works = (torch.allclose(_fused_cpu(x, weight, bias, [1, 1], [1, 1], [1, 1], 1, "relu", None,
                                                torch.float32), unfused, atol=1e-4)
-                     and torch.allclose(_fused_cpu(x, weight, bias, [1, 1], [1, 1], [1, 1], 1, True, residual,
-                                                   torch.float32), summed, atol=1e-4))
+                     and torch.allclose(_fused_cpu(x, weight, bias, [1, 1], [1, 1], [1, 1], 1, "relu", residual,
+                                                   torch.float32), summed, atol=1e-4)
+                     and torch.allclose(_fused_cpu(x, weight, bias, [1, 1], [1, 1], [1, 1], 1, "hardswish", None,
+                                                   torch.float32), hardswish, atol=1e-4))
         problem = "its results differ from conv2d's"
     except Exception as error:  # a missing op, a changed signature, an unsupported CPU: all mean "do not use"
         works, problem = False, f"{type(error).__name__}: {error}"
@@ -112,34 +119,43 @@ def can_fuse(x: Tensor, conv: nn.Conv2d, dtype: torch.dtype) -> bool:
 def conv_norm_relu(x: Tensor, conv: nn.Conv2d, norm: Optional[nn.Module] = None, relu: bool = True,
                    residual: Optional[Tensor] = None) -> Tensor:
     """``relu(norm(conv(x)) + residual)``, each part optional, folded and fused where possible."""
+    return conv_norm_act(x, conv, norm, "relu" if relu else None, residual)
+
+
+def conv_norm_act(x: Tensor, conv: nn.Conv2d, norm: Optional[nn.Module] = None, activation: Optional[str] = "relu",
+                  residual: Optional[Tensor] = None) -> Tensor:
+    """``activation(norm(conv(x)) + residual)``, each part optional (``activation``: a key of :data:`ACTIVATIONS`
+    or None), folded and fused where possible."""
+    act = ACTIVATIONS[activation] if activation is not None else None
     affine = fixed_affine(norm) if norm is not None else None
     if norm is not None and affine is None:  # batch statistics: nothing to fold
         out = norm(conv(x))
         if residual is not None:
             out = out + residual
-        return F.relu(out, inplace=True) if relu else out
+        return act(out) if act is not None else out
     if x.device.type == "cpu" and x.dim() == 4:
         x = x.contiguous(memory_format=torch.channels_last)
     dtype = compute_dtype(x)
-    if can_fuse(x, conv, dtype):
+    if can_fuse(x, conv, dtype) and (residual is None or activation in (None, "relu")):
         weight, bias = folded_weight_and_bias(conv, affine, channels_last=True, dtype=dtype)
         return _fused_cpu(x, weight, bias, list(conv.padding), list(conv.stride), list(conv.dilation), conv.groups,
-                          relu, residual, dtype)
+                          activation, residual, dtype)
     weight, bias = folded_weight_and_bias(conv, affine)
     out = F.conv2d(x, weight, bias, conv.stride, conv.padding, conv.dilation, conv.groups)
     if residual is not None:
         out = out.add_(residual.to(out.dtype))  # in place on conv's own output: conv's backward does not need it
-    return out.relu_() if relu else out
+    return act(out) if act is not None else out
 
 
 def _fused_cpu(x: Tensor, weight: Tensor, bias: Optional[Tensor], padding: list[int], stride: list[int],
-               dilation: list[int], groups: int, relu: bool, residual: Optional[Tensor], dtype: torch.dtype) -> Tensor:
+               dilation: list[int], groups: int, activation: Optional[str], residual: Optional[Tensor],
+               dtype: torch.dtype) -> Tensor:
     x = x.to(dtype)
     weight = weight.to(dtype)
     bias = bias.to(dtype) if bias is not None else None
     if residual is None:
         return torch.ops.mkldnn._convolution_pointwise(x, weight, bias, padding, stride, dilation, groups,
-                                                       "relu" if relu else "none", [], "")
+                                                       activation or "none", [], "")
     residual = residual.to(dtype).contiguous(memory_format=torch.channels_last)
     return torch.ops.mkldnn._convolution_pointwise.binary(x, residual, weight, bias, padding, stride, dilation,
-                                                          groups, "add", 1.0, "relu" if relu else None, [], None)
+                                                          groups, "add", 1.0, activation, [], None)

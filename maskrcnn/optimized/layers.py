@@ -16,8 +16,8 @@ from ..backbone.backbone_with_fpn import IntermediateLayerGetter
 from ..backbone.fpn import FeaturePyramidNetwork
 from ..backbone.resnet import BasicBlock, Bottleneck
 from ..ops.conv_norm_act import Conv2dNormActivation
-from ..ops.fused_conv import conv_norm_relu
-from .patterns import conv_norm_relu_parts, is_conv, is_conv_norm, is_foldable_norm, is_relu, unhooked
+from ..ops.fused_conv import conv_norm_act, conv_norm_relu
+from .patterns import conv_norm_act_parts, is_conv, is_conv_norm, is_foldable_norm, is_relu, unhooked
 
 
 def standard_shortcut(downsample) -> bool:
@@ -59,18 +59,19 @@ class FusedBottleneck(Bottleneck):
 
 
 class FusedConv2dNormActivation(Conv2dNormActivation):
-    """``[Conv2d, batch norm?, ReLU?]`` as one folded, fused convolution (FPN, RPN head and mask head blocks)."""
+    """``[Conv2d, batch norm?, ReLU or Hardswish?]`` as one folded, fused convolution (FPN, RPN head and mask head
+    blocks, MobileNet's layers)."""
 
     @staticmethod
     def recognises(block: Conv2dNormActivation) -> bool:
-        return conv_norm_relu_parts(block) is not None
+        return conv_norm_act_parts(block) is not None
 
     def forward(self, x: Tensor) -> Tensor:
-        parts = conv_norm_relu_parts(self)
+        parts = conv_norm_act_parts(self)
         if parts is None:
             return super().forward(x)
-        conv, norm, relu = parts
-        return conv_norm_relu(x, conv, norm, relu=relu)
+        conv, norm, activation = parts
+        return conv_norm_act(x, conv, norm, activation)
 
 
 class FusedIntermediateLayerGetter(IntermediateLayerGetter):
@@ -115,7 +116,7 @@ class FusedFeaturePyramidNetwork(FeaturePyramidNetwork):
 
     @staticmethod
     def _lateral_parts(block):
-        parts = conv_norm_relu_parts(block) if isinstance(block, Conv2dNormActivation) and unhooked(block) else None
+        parts = conv_norm_act_parts(block) if isinstance(block, Conv2dNormActivation) and unhooked(block) else None
         # a lateral is a 1x1 convolution (its output has the input's size) without activation
         standard = parts is not None and not parts[2] and parts[0].kernel_size == (1, 1) and parts[0].stride == (1, 1)
         return parts if standard else None

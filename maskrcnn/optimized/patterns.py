@@ -40,13 +40,23 @@ def is_conv_norm(layers: nn.Module) -> bool:
             and is_foldable_norm(layers[1]))
 
 
-def conv_norm_relu_parts(block: nn.Module) -> Optional[tuple[nn.Conv2d, Optional[nn.Module], bool]]:
-    """``(conv, norm or None, relu?)`` of a ``[Conv2d, batch norm?, ReLU?]`` sequence, or None if it is not one."""
+#: The activations a fused convolution carries (see :data:`maskrcnn.ops.fused_conv.ACTIVATIONS`).
+FUSABLE_ACTIVATIONS = {nn.ReLU: "relu", nn.Hardswish: "hardswish"}
+
+
+def activation_name(module: Optional[nn.Module]) -> Optional[str]:
+    """"relu" / "hardswish" for an unhooked standard activation of that type, else None."""
+    return FUSABLE_ACTIVATIONS.get(type(module)) if module is not None and unhooked(module) else None
+
+
+def conv_norm_act_parts(block: nn.Module) -> Optional[tuple[nn.Conv2d, Optional[nn.Module], Optional[str]]]:
+    """``(conv, norm or None, activation name or None)`` of a ``[Conv2d, batch norm?, ReLU or Hardswish?]``
+    sequence, or None if it is not one."""
     layers = list(block)
     if not layers or not is_conv(layers[0]):
         return None
-    relu = len(layers) > 1 and is_relu(layers[-1])
-    middle = layers[1:-1] if relu else layers[1:]
+    activation = activation_name(layers[-1]) if len(layers) > 1 else None
+    middle = layers[1:-1] if activation else layers[1:]
     if len(middle) > 1 or (middle and not is_foldable_norm(middle[0])):
         return None
-    return layers[0], (middle[0] if middle else None), relu
+    return layers[0], (middle[0] if middle else None), activation
