@@ -77,3 +77,17 @@ def test_whole_detector_feature_extraction_as_torchvision():
     extractor = create_feature_extractor(model.backbone, return_nodes={"body.layer3": "c4", "fpn": "pyramid"})
     out = extractor(torch.rand(1, 3, 128, 128))
     assert out["c4"].shape == (1, 1024, 8, 8) and list(out["pyramid"]) == ["0", "1", "2", "3", "pool"]
+
+
+@pytest.mark.parametrize("name", ["resnet18", "mobilenet_v3_large"])
+def test_feature_extractor_of_our_networks_scripts_as_torchvisions_does(name):
+    """torchvision scripts the graph module create_feature_extractor makes (its own test does); that needs concrete
+    annotations in the traced forward (no postponed ``from __future__ import annotations`` there)."""
+    torch.manual_seed(0)
+    model = getattr(maskrcnn, name)(num_classes=3).eval()
+    nodes = get_graph_node_names(model)[1][-4:]
+    extractor = create_feature_extractor(model, return_nodes=nodes)
+    scripted = torch.jit.script(extractor)
+    x = torch.rand(1, 3, 64, 64)
+    for key, value in extractor(x).items():
+        torch.testing.assert_close(scripted(x)[key], value)

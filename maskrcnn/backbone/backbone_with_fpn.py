@@ -4,7 +4,6 @@
 stages named in ``return_layers``; ``fpn`` turns them into levels "0".."3" plus "pool", each ``out_channels`` wide.
 With ``trainable_layers = k`` only the last k of (layer4, layer3, layer2, layer1, conv1) train; 5 also trains bn1.
 """
-from __future__ import annotations
 
 import warnings
 from collections import OrderedDict

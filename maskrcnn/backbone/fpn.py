@@ -6,7 +6,6 @@ upsampled (nearest, to the finer level's exact size) and added to the next later
 Key layout ``inner_blocks.i.0.weight`` is torchvision's v2; v1 checkpoints (``inner_blocks.i.weight``) are renamed
 on load.
 """
-from __future__ import annotations
 
 from collections import OrderedDict
 from typing import Callable, Optional

@@ -4,7 +4,6 @@ Module tree and parameter names equal torchvision's (``features.<i>.block.<j>``,
 its ImageNet checkpoints load as they are; weight initialisation draws from the RNG in torchvision's order. A block
 that halves the resolution is marked ``_is_cn``: the detection extractor cuts its stages there.
 """
-from __future__ import annotations
 
 from functools import partial
 from typing import Callable, Optional

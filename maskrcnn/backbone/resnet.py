@@ -4,7 +4,6 @@ Module tree and parameter names equal torchvision's (``conv1``, ``bn1``, ``layer
 checkpoints load as they are and classification recipes written for ``torchvision.models.resnet50`` run unchanged.
 Weight initialisation draws from the RNG in the same order as torchvision's, so seeded models are identical.
 """
-from __future__ import annotations
 
 from typing import Callable, Optional, Type, Union
 

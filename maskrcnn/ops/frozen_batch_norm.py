@@ -1,5 +1,4 @@
 """Batch norm with fixed statistics and affine parameters, as used under pretrained detection backbones."""
-from __future__ import annotations
 
 import torch
 import torchvision
