@@ -1,6 +1,7 @@
 """nms and batched_nms against torchvision.ops: same kept indices in the same order."""
 import pytest
 import torch
+import torchvision
 import torchvision.ops as tv
 
 import maskrcnn
@@ -175,3 +176,24 @@ def test_nms_half_precision_is_compared_in_float32():
 def test_bad_nms_input_raises_clear_error(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+def test_torchvision_behaviours_at_the_edges():
+    """Empty input of any shape, quantized boxes, and input errors of torchvision's type (RuntimeError; ours is
+    also a ValueError)."""
+    empty = torch.empty(0)
+    assert torch.equal(maskrcnn.batched_nms(empty, empty, empty, 0.5), torchvision.ops.batched_nms(empty, empty, empty, 0.5))
+    g = torch.Generator().manual_seed(0)
+    boxes = torch.rand(200, 4, generator=g) * 100
+    boxes[:, 2:] += boxes[:, :2]
+    scores = torch.rand(200, generator=g) * 100
+    qboxes = torch.quantize_per_tensor(boxes, scale=2, zero_point=10, dtype=torch.quint8)
+    qscores = torch.quantize_per_tensor(scores, scale=2, zero_point=10, dtype=torch.quint8)
+    assert torch.equal(maskrcnn.nms(qboxes, qscores, 0.5), torchvision.ops.nms(qboxes, qscores, 0.5))
+    for bad_boxes, bad_scores in ((torch.rand(4), torch.rand(3)), (torch.rand(3, 5), torch.rand(3)),
+                                  (torch.rand(3, 4), torch.rand(3, 2)), (torch.rand(3, 4), torch.rand(4))):
+        for caught in (RuntimeError, ValueError):
+            with pytest.raises(caught):
+                maskrcnn.nms(bad_boxes, bad_scores, 0.5)
+        with pytest.raises(RuntimeError):
+            torchvision.ops.nms(bad_boxes, bad_scores, 0.5)

@@ -30,15 +30,20 @@ from torch import Tensor
 BLOCK = 256
 
 
+class NMSInputError(ValueError, RuntimeError):
+    """Boxes, scores or categories of the wrong shape: a ``ValueError`` (ours) that is also the ``RuntimeError``
+    torchvision's C++ check raises, so code catching either keeps working."""
+
+
 def _check_nms_inputs(boxes: Tensor, scores: Tensor, idxs: Optional[Tensor] = None) -> None:
     if boxes.dim() != 2 or boxes.shape[1] != 4:
-        raise ValueError(f"boxes must have shape [N, 4], got {list(boxes.shape)}")
+        raise NMSInputError(f"boxes must have shape [N, 4], got {list(boxes.shape)}")
     if scores.dim() != 1:
-        raise ValueError(f"scores must have shape [N], got {list(scores.shape)}")
+        raise NMSInputError(f"scores must have shape [N], got {list(scores.shape)}")
     if boxes.shape[0] != scores.shape[0]:
-        raise ValueError(f"boxes and scores must have the same length, got {boxes.shape[0]} and {scores.shape[0]}")
+        raise NMSInputError(f"boxes and scores must have the same length, got {boxes.shape[0]} and {scores.shape[0]}")
     if idxs is not None and (idxs.dim() != 1 or idxs.shape[0] != boxes.shape[0]):
-        raise ValueError(f"idxs must have shape [{boxes.shape[0]}] to match boxes, got {list(idxs.shape)}")
+        raise NMSInputError(f"idxs must have shape [{boxes.shape[0]}] to match boxes, got {list(idxs.shape)}")
 
 
 def _as_nms_dtype(boxes: Tensor) -> Tensor:
