@@ -26,5 +26,7 @@ setup(
         "dev": ["pytest"],
         # tools/export.py (ONNX files) and predict.py --weights model.onnx (onnxruntime); see maskrcnn/export.py
         "export": ["onnx>=1.16", "onnxruntime>=1.18"],
+        # .ci/run lints with it before the tests (ruff.toml)
+        "lint": ["ruff>=0.6"],
     },
 )

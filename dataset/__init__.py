@@ -1,8 +1,16 @@
 """Data: COCO-format instance segmentation (COCO-2017 or the built-in synthetic shapes), batching, and the
 generator of the built-in dataset.
 """
-from .coco import (COCO_DOWNLOAD_HINT, AnnotationReport, CocoInstanceDataset, class_names_of, coco2017_paths,
-                   load_coco, read_json, write_json_atomically)
+from .coco import (
+                   COCO_DOWNLOAD_HINT,
+                   AnnotationReport,
+                   CocoInstanceDataset,
+                   class_names_of,
+                   coco2017_paths,
+                   load_coco,
+                   read_json,
+                   write_json_atomically,
+)
 from .coco_masks import mask_to_polygons, mask_to_rle, segmentation_to_mask, segmentation_to_rle
 from .collate import collate_fn
 from .errors import DatasetError

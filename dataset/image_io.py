@@ -14,7 +14,6 @@ from torch import Tensor
 
 from .errors import DatasetError
 
-
 #: File endings of the images the tools look for in folders.
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 

@@ -6,6 +6,7 @@ Convention: boxes are xyxy, widths are ``x2 - x1`` (no ``+1``), centres ``x1 + 0
 arithmetic follows torchvision's term by term, because it decides the last bit.
 """
 import math
+
 import torch
 from torch import Tensor
 

@@ -13,25 +13,42 @@ from typing import Any, Optional
 
 from torch import nn
 from torchvision.models import MobileNet_V3_Large_Weights, ResNet50_Weights, WeightsEnum
-from torchvision.models.detection import (FasterRCNN_MobileNet_V3_Large_320_FPN_Weights,
-                                          FasterRCNN_MobileNet_V3_Large_FPN_Weights, FasterRCNN_ResNet50_FPN_V2_Weights,
-                                          FasterRCNN_ResNet50_FPN_Weights, MaskRCNN_ResNet50_FPN_V2_Weights,
-                                          MaskRCNN_ResNet50_FPN_Weights)
+from torchvision.models.detection import (
+    FasterRCNN_MobileNet_V3_Large_320_FPN_Weights,
+    FasterRCNN_MobileNet_V3_Large_FPN_Weights,
+    FasterRCNN_ResNet50_FPN_V2_Weights,
+    FasterRCNN_ResNet50_FPN_Weights,
+    MaskRCNN_ResNet50_FPN_V2_Weights,
+    MaskRCNN_ResNet50_FPN_Weights,
+)
 
 from .backbone import mobilenet_v3 as mobilenet_module
 from .backbone import resnet as resnet_module
-from .backbone.backbone_with_fpn import (RESNET_NAMES, RESNET_STAGES, resnet_fpn_extractor,
-                                         validate_trainable_layers)
+from .backbone.backbone_with_fpn import RESNET_NAMES, RESNET_STAGES, resnet_fpn_extractor, validate_trainable_layers
 from .backbone.mobilenet_fpn import MOBILENET_NAMES, mobilenet_extractor
-from .checkpoint import (DETECTOR_CLASS_SPECIFIC, CheckpointError, is_coco_v1_file, load_state_dict_into,
-                         num_classes_in_state_dict, set_frozen_batch_norm_eps)
+from .checkpoint import (
+    DETECTOR_CLASS_SPECIFIC,
+    CheckpointError,
+    is_coco_v1_file,
+    load_state_dict_into,
+    num_classes_in_state_dict,
+    set_frozen_batch_norm_eps,
+)
 from .faster_rcnn import BOX_POOL_SIZE, REPRESENTATION_SIZE, FasterRCNN, default_anchor_generator
 from .mask_rcnn import MASK_HEAD_LAYERS, MaskRCNN
 from .ops.frozen_batch_norm import FrozenBatchNorm2d
 from .roi_heads import FastRCNNConvFCHead, FastRCNNPredictor, MaskRCNNHeads, MaskRCNNPredictor, TwoMLPHead
 from .rpn import AnchorGenerator, RPNHead
-from .weights import (BACKBONE_WEIGHTS, WeightsArg, cached_file, legacy_interface, overwrite_num_classes,
-                      read_weights, resolve_weights, weights_name)
+from .weights import (
+    BACKBONE_WEIGHTS,
+    WeightsArg,
+    cached_file,
+    legacy_interface,
+    overwrite_num_classes,
+    read_weights,
+    resolve_weights,
+    weights_name,
+)
 
 #: COCO's 80 categories keep their original ids 1..90 (with gaps), plus background 0.
 COCO_NUM_CLASSES = 91

@@ -40,7 +40,7 @@ class Categories:
         return sum(1 for name in self.names[1:] if name != UNUSED)
 
     @classmethod
-    def from_coco_categories(cls, categories: Iterable[Mapping[str, Any]]) -> "Categories":
+    def from_coco_categories(cls, categories: Iterable[Mapping[str, Any]]) -> Categories:
         """From a COCO file's ``categories`` list (see the module docstring for the rule)."""
         by_id = {int(c["id"]): str(c["name"]) for c in categories}
         ids = sorted(by_id)
@@ -54,12 +54,12 @@ class Categories:
         return cls((0, *ids), (BACKGROUND, *(by_id[i] for i in ids)))
 
     @classmethod
-    def coco(cls) -> "Categories":
+    def coco(cls) -> Categories:
         """torchvision's COCO convention: 91 labels, label = COCO category id."""
         return cls(tuple(range(len(COCO_CATEGORY_NAMES))), tuple(COCO_CATEGORY_NAMES))
 
     @classmethod
-    def for_model(cls, num_classes: int, names: Sequence[str] = (), ids: Sequence[int] = ()) -> "Categories":
+    def for_model(cls, num_classes: int, names: Sequence[str] = (), ids: Sequence[int] = ()) -> Categories:
         """What a checkpoint says, completed: its ids (else label = id) and names (else COCO's for 91 classes, else
         "class k")."""
         if len(names) != num_classes:

@@ -42,7 +42,7 @@ def read_checkpoint_file(path: str | os.PathLike):
         raise CheckpointError(f"{path}: not a readable PyTorch checkpoint ({type(error).__name__}: {detail})") from None
 
 
-def load_state_dict_file(path: str | os.PathLike) -> "OrderedDict[str, Tensor]":
+def load_state_dict_file(path: str | os.PathLike) -> OrderedDict[str, Tensor]:
     data = read_checkpoint_file(path)
     if isinstance(data, dict) and isinstance(data.get("model"), dict):
         data = data["model"]

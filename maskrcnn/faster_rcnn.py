@@ -4,9 +4,12 @@ from __future__ import annotations
 from typing import Optional, Sequence
 
 from torch import nn
-from torchvision.models.detection import (FasterRCNN_MobileNet_V3_Large_320_FPN_Weights,  # noqa: F401 (re-exported)
-                                          FasterRCNN_MobileNet_V3_Large_FPN_Weights, FasterRCNN_ResNet50_FPN_V2_Weights,
-                                          FasterRCNN_ResNet50_FPN_Weights)
+from torchvision.models.detection import (  # noqa: F401 (re-exported)
+    FasterRCNN_MobileNet_V3_Large_320_FPN_Weights,
+    FasterRCNN_MobileNet_V3_Large_FPN_Weights,
+    FasterRCNN_ResNet50_FPN_V2_Weights,
+    FasterRCNN_ResNet50_FPN_Weights,
+)
 
 from .generalized_rcnn import GeneralizedRCNN
 from .lazy_builders import builder_lookup

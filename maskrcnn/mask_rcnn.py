@@ -4,8 +4,7 @@ from __future__ import annotations
 from typing import Optional
 
 from torch import nn
-from torchvision.models.detection import (MaskRCNN_ResNet50_FPN_V2_Weights,  # noqa: F401 (re-exported)
-                                          MaskRCNN_ResNet50_FPN_Weights)
+from torchvision.models.detection import MaskRCNN_ResNet50_FPN_V2_Weights, MaskRCNN_ResNet50_FPN_Weights  # noqa: F401 (re-exported)
 
 from .faster_rcnn import ROI_FEATURE_MAPS, FasterRCNN
 from .lazy_builders import builder_lookup

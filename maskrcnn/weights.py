@@ -25,9 +25,17 @@ from urllib.parse import urlparse
 
 import torch
 from torch import Tensor
-from torchvision.models import (MobileNet_V3_Large_Weights, MobileNet_V3_Small_Weights, ResNet18_Weights,
-                                ResNet34_Weights, ResNet50_Weights, ResNet101_Weights, ResNet152_Weights, WeightsEnum,
-                                get_weight)
+from torchvision.models import (
+    MobileNet_V3_Large_Weights,
+    MobileNet_V3_Small_Weights,
+    ResNet18_Weights,
+    ResNet34_Weights,
+    ResNet50_Weights,
+    ResNet101_Weights,
+    ResNet152_Weights,
+    WeightsEnum,
+    get_weight,
+)
 from torchvision.models._utils import handle_legacy_interface
 
 from .checkpoint import CheckpointError, load_state_dict_file, load_state_dict_into
@@ -105,7 +113,7 @@ def find_weights(name: str) -> Optional[WeightsEnum]:
         return None
 
 
-def download_state_dict(weights: WeightsEnum, progress: bool = True) -> "OrderedDict[str, Tensor]":
+def download_state_dict(weights: WeightsEnum, progress: bool = True) -> OrderedDict[str, Tensor]:
     """``weights.get_state_dict`` (torchvision's loader: cache first, else download with its hash check), with a
     one-line :class:`WeightsUnavailableError` when the file cannot be had."""
     target = cached_file(weights)
@@ -133,7 +141,7 @@ def fetch_file(weights: WeightsEnum, progress: bool = True) -> str:
     return path
 
 
-def read_weights(weights: Union[WeightsEnum, str], progress: bool = True) -> "OrderedDict[str, Tensor]":
+def read_weights(weights: Union[WeightsEnum, str], progress: bool = True) -> OrderedDict[str, Tensor]:
     """The state_dict of a resolved ``weights`` (see :func:`resolve_weights`): an enum's file, or a checkpoint file."""
     if isinstance(weights, WeightsEnum):
         return download_state_dict(weights, progress)

@@ -6,6 +6,7 @@ import torch
 from torchvision.models.detection import _utils as tv_utils
 
 import maskrcnn
+
 from tests.test_box_ops import random_boxes
 
 WEIGHTS = [(1.0, 1.0, 1.0, 1.0), (10.0, 10.0, 5.0, 5.0)]

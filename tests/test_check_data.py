@@ -5,6 +5,7 @@ import json
 import shutil
 
 from dataset import coco2017_paths
+
 from tests.tool_runner import tool
 
 

@@ -1,7 +1,6 @@
 """Weights files: torchvision checkpoints (current and older key names), ours, fine-tuning, clear errors."""
 import copy
 import re
-from collections import OrderedDict
 
 import pytest
 import torch
@@ -10,6 +9,7 @@ from torchvision.models.detection import mask_rcnn as tv_mask_rcnn
 from torchvision.models.detection.backbone_utils import resnet_fpn_backbone as tv_resnet_fpn_backbone
 
 import maskrcnn
+
 from tests.model_fixtures import random_images
 
 

@@ -10,6 +10,7 @@ import pytest
 from pycocotools import mask as mask_utils
 
 from dataset import CocoInstanceDataset, coco2017_paths
+
 from tests.convert_fixtures import write_instance_masks, write_labelme, write_yolo
 from tests.tool_runner import TINY_MODEL, refused, tool
 
@@ -158,6 +159,7 @@ def test_a_photo_stored_sideways_with_exif_orientation_converts_and_trains_uprig
     from PIL import Image
 
     from dataset.image_io import read_rgb
+
     from tests.convert_fixtures import photo
 
     os.makedirs(tmp_path / "src")

@@ -1,7 +1,5 @@
 """CocoInstanceDataset on a COCO-format fixture the test writes: every annotation kind, odd images, bad input."""
-import json
 import os
-import shutil
 
 import numpy as np
 import pytest
@@ -10,8 +8,8 @@ from PIL import Image
 from pycocotools.coco import COCO
 from torch.utils.data import DataLoader, SequentialSampler
 
-from dataset import (CocoInstanceDataset, DatasetError, GroupedBatchSampler, aspect_ratio_groups, collate_fn,
-                     read_rgb)
+from dataset import CocoInstanceDataset, DatasetError, GroupedBatchSampler, aspect_ratio_groups, collate_fn, read_rgb
+
 from tests.data_fixtures import write_tiny_coco
 
 

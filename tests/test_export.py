@@ -5,21 +5,28 @@ a number of detections that varies, and with none at all. Small images (min_size
 full-size comparison on photo-like images is ``python tools/benchmark.py export``.
 """
 import json
+import os
 
 import onnx
 import pytest
-import os
-
 import torch
 from torchvision.models import detection as tv_detection
 
 import maskrcnn
-from maskrcnn import testing
 from dataset import coco2017_paths
-from maskrcnn.export import (MIN_OPSET, OUTPUT_NAMES, DetectorForExport, ExportError, check_opset, export_onnx,
-                             read_metadata)
+from maskrcnn import testing
+from maskrcnn.export import (
+    MIN_OPSET,
+    OUTPUT_NAMES,
+    DetectorForExport,
+    ExportError,
+    check_opset,
+    export_onnx,
+    read_metadata,
+)
 from maskrcnn.export_check import agreement
 from maskrcnn.onnx_detector import OnnxDetector
+
 from tests.model_fixtures import QUICK, photo_like_images, random_images, spread_score_checkpoint, targets_for
 from tests.tool_runner import refused, tool
 

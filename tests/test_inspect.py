@@ -17,7 +17,9 @@ from torch import nn
 import maskrcnn
 from maskrcnn.anchor_coverage import anchor_coverage, input_anchors
 from maskrcnn.faster_rcnn import default_anchor_generator
-from tests.model_fixtures import random_images, spread_score_checkpoint as checkpoint
+
+from tests.model_fixtures import random_images
+from tests.model_fixtures import spread_score_checkpoint as checkpoint
 from tests.tool_runner import refused, tool
 
 SMALL_DETECTOR = dict(backbone_name="resnet18", num_classes=5, min_size=160, max_size=224, fpn_channels=64,

@@ -8,6 +8,7 @@ from torchvision.models.detection.backbone_utils import mobilenet_backbone as tv
 
 import maskrcnn
 from maskrcnn.testing import CLASSIFIER_SCALE, match_detections, randomise_batch_norm
+
 from tests.model_fixtures import assert_same_training_step, photo_like_images, targets_for
 
 SIZES = [(150, 200), (180, 140)]

@@ -5,12 +5,11 @@ convolutions, and mask pasting is two matrix products instead of F.interpolate).
 the arithmetic change scores in the 7th digit, which can swap two detections whose scores are that close, so float32
 runs match detections one to one (same label, IoU > 0.999) and then compare them.
 """
-import pytest
 import torch
 
 from maskrcnn.ops.boxes import box_iou
-from tests.model_fixtures import (assert_same_training_step, model_pair, pretrained_like_pair, random_images,
-                                  targets_for)
+
+from tests.model_fixtures import assert_same_training_step, model_pair, pretrained_like_pair, random_images, targets_for
 
 SIZES = [(200, 260), (240, 180)]  # landscape and portrait
 

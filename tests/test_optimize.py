@@ -14,12 +14,21 @@ import torch
 from torch import nn
 
 import maskrcnn
-from maskrcnn.optimized import optimized_modules
 from maskrcnn.ops import fused_conv
 from maskrcnn.ops.precision import fast_mode_dtype
+from maskrcnn.optimized import optimized_modules
 from maskrcnn.testing import CLASSIFIER_SCALE, match_detections, randomise_frozen_batch_norm
-from tests.model_fixtures import (QUICK, SMALL, assert_same_training_step, model_pair, pretrained_like_pair,
-                                  random_images, swap_relus_for_gelus, targets_for)
+
+from tests.model_fixtures import (
+    QUICK,
+    SMALL,
+    assert_same_training_step,
+    model_pair,
+    pretrained_like_pair,
+    random_images,
+    swap_relus_for_gelus,
+    targets_for,
+)
 
 SIZES = [(200, 260), (240, 180)]
 EXACT = dict(rtol=1e-10, atol=1e-10)

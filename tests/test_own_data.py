@@ -15,6 +15,7 @@ import torch
 from dataset import CocoInstanceDataset, coco2017_paths
 from maskrcnn.categories import Categories
 from maskrcnn.coco_names import COCO_CATEGORY_NAMES
+
 from tests.tool_runner import TINY_MODEL, refused, tool
 
 OWN_IDS = {1: 1, 2: 3, 3: 18, 4: 62}  # built-in id -> the file's id

@@ -11,10 +11,11 @@ import torch
 from pycocotools import mask as coco_mask
 
 from dataset import coco2017_paths, image_to_tensor, mask_to_polygons, read_rgb
-from tests.model_fixtures import spread_score_checkpoint
-from tests.tool_runner import refused, tool
 from visualization import draw_instances
 from visualization.draw import caption_place
+
+from tests.model_fixtures import spread_score_checkpoint
+from tests.tool_runner import refused, tool
 
 
 @pytest.fixture(scope="module")

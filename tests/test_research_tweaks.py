@@ -15,6 +15,7 @@ from torchvision.models.detection import MaskRCNN as TvMaskRCNN
 from torchvision.models.detection.backbone_utils import resnet_fpn_backbone as tv_resnet_fpn_backbone
 
 import maskrcnn
+
 from tests.model_fixtures import QUICK, model_pair, random_images, swap_relus_for_gelus, targets_for
 
 SIZES = [(120, 150), (140, 110)]

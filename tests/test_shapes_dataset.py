@@ -2,7 +2,6 @@
 import contextlib
 import filecmp
 import io
-import json
 import os
 import subprocess
 import sys

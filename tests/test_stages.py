@@ -2,11 +2,13 @@
 import pytest
 import torch
 import torchvision
-from torchvision.models.detection import anchor_utils, image_list, roi_heads as tv_roi_heads, rpn as tv_rpn
+from torchvision.models.detection import anchor_utils, image_list
+from torchvision.models.detection import roi_heads as tv_roi_heads
 from torchvision.models.detection import transform as tv_transform
 from torchvision.ops import poolers as tv_poolers
 
 import maskrcnn
+
 from tests.model_fixtures import model_pair, random_images, targets_for
 
 

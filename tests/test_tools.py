@@ -14,6 +14,7 @@ from PIL import Image
 from pycocotools import mask as coco_mask
 
 from dataset import coco2017_paths
+
 from tests.tool_runner import ENV, TINY_MODEL, TOOLS, refused, tool
 
 #: The shared run weights a loss, so that the resume test shows the weights come back with the run's settings.

@@ -2,8 +2,17 @@
 import pytest
 import torch
 
-from transforms import (Compose, FixedSizeCrop, RandomHorizontalFlip, RandomPhotometricDistort, RandomShortestSize,
-                        ScaleJitter, ToTensor, hflip, train_transforms)
+from transforms import (
+    Compose,
+    FixedSizeCrop,
+    RandomHorizontalFlip,
+    RandomPhotometricDistort,
+    RandomShortestSize,
+    ScaleJitter,
+    ToTensor,
+    hflip,
+    train_transforms,
+)
 
 
 def mask_box(mask: torch.Tensor) -> torch.Tensor:

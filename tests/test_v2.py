@@ -17,6 +17,7 @@ from torchvision.models.detection.faster_rcnn import FastRCNNConvFCHead as TvFas
 import maskrcnn
 from maskrcnn.checkpoint import CheckpointError
 from maskrcnn.testing import CLASSIFIER_SCALE, randomise_batch_norm
+
 from tests.model_fixtures import QUICK, assert_same_training_step, photo_like_images, targets_for
 
 SIZES = [(100, 124), (116, 92)]
@@ -129,6 +130,7 @@ def test_torchvisions_v2_file_loads_fine_tunes_and_the_wrong_version_is_named(tm
 
 def test_the_built_in_set_trains_one_epoch_with_v2_and_the_tools_recognise_v2(tiny_shapes, tmp_path):
     from maskrcnn.engine import ModelConfig, build_model, load_detector
+
     from tests.tool_runner import TINY_MODEL, tool
 
     done = tool("train.py", "--data-root", tiny_shapes, "--model", "v2", "--epochs", 1, "--output", tmp_path / "run",

@@ -14,6 +14,7 @@ from torchvision.models import detection as tvd
 
 import maskrcnn
 from maskrcnn.testing import CLASSIFIER_SCALE, randomise_batch_norm
+
 from tests.model_fixtures import photo_like_images
 from tests.tool_runner import refused, tool
 

@@ -16,15 +16,16 @@ import warnings
 import cv2
 import torch
 
-from _model_benchmark import machine_description
-from _predict_benchmark import write_photos
-from _timing import median_ms
 from dataset import image_to_tensor, read_rgb
 from maskrcnn import optimize, testing
 from maskrcnn.engine import load_detector
 from maskrcnn.export import export_onnx
 from maskrcnn.export_check import agreement
 from maskrcnn.onnx_detector import OnnxDetector
+
+from _model_benchmark import machine_description
+from _predict_benchmark import write_photos
+from _timing import median_ms
 
 #: (h, w) of the compared photos: COCO's most common shapes, landscape and portrait.
 PHOTO_SIZES = [(427, 640), (640, 480), (375, 500)]

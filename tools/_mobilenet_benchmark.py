@@ -19,9 +19,10 @@ from torch import nn
 from torchvision.models import detection as tvd
 
 import maskrcnn
+from maskrcnn.testing import CLASSIFIER_SCALE, match_detections, randomise_batch_norm, randomise_frozen_batch_norm
+
 from _model_benchmark import machine_description, photo
 from _timing import interleaved_median_ms
-from maskrcnn.testing import CLASSIFIER_SCALE, match_detections, randomise_batch_norm, randomise_frozen_batch_norm
 
 
 def trained_like(model: nn.Module, seed: int = 0) -> nn.Module:

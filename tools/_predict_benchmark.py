@@ -26,9 +26,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from _model_benchmark import machine_description
 from dataset import image_to_tensor, mask_to_rle, read_rgb
 from maskrcnn import optimize, testing
+
+from _model_benchmark import machine_description
 
 PHOTO_SIZE = (480, 640)  # h, w: a typical photo; the model resizes it to 800 x 1066
 

@@ -13,12 +13,13 @@ import time
 import numpy as np
 import torch
 
-from _common import weights_or_newest
-from _model_benchmark import machine_description
 from dataset import coco2017_paths, ensure_shapes_dataset, image_to_tensor, load_coco, read_rgb, segmentation_to_mask
 from maskrcnn.engine import load_detector
 from maskrcnn.engine.coco_evaluation import MASK_THRESHOLD
 from maskrcnn.tiling import predict_tiled
+
+from _common import weights_or_newest
+from _model_benchmark import machine_description
 
 
 def build_mosaic(root: str, rows: int, cols: int) -> tuple[np.ndarray, list[tuple[int, np.ndarray]]]:

@@ -19,6 +19,7 @@ import torch
 import torchvision.ops
 
 import maskrcnn
+
 from _export_benchmark import add_export_arguments, run_export
 from _mobilenet_benchmark import add_mobilenet_arguments, run_mobilenet
 from _model_benchmark import add_model_arguments, run_model

@@ -15,9 +15,10 @@ from typing import Optional
 
 import torch
 
-from _common import SPLITS, UsageError, add_data_arguments, data_name, make_parser, run, split_paths
 from dataset.check import check_coco
 from maskrcnn.anchor_coverage import SIZE_RANGES, anchor_coverage
+
+from _common import SPLITS, UsageError, add_data_arguments, data_name, make_parser, run, split_paths
 
 
 def parse_args(argv: Optional[list[str]]):

@@ -19,9 +19,16 @@ from __future__ import annotations
 
 from typing import Optional
 
+from dataset.convert import (
+    FORMATS,
+    convert_instance_masks,
+    convert_labelme,
+    convert_yolo,
+    split_indices,
+    write_json_atomically,
+)
+
 from _common import UsageError, make_parser, run
-from dataset.convert import (FORMATS, convert_instance_masks, convert_labelme, convert_yolo, split_indices,
-                             write_json_atomically)
 
 
 def parse_args(argv: Optional[list[str]]):

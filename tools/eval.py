@@ -17,12 +17,22 @@ from typing import Optional
 import torch
 
 import maskrcnn
-from _common import (WEIGHTS_HELP, UsageError, add_data_arguments, add_fast_mode_argument, check_fast_mode, data_name,
-                     make_parser, open_dataset, run, weights_or_newest)
 from dataset import load_coco, read_json, write_json_atomically
 from maskrcnn.engine import eval_loader, evaluate_on_coco, evaluate_results, load_detector
 from transforms import eval_transforms
 
+from _common import (
+    WEIGHTS_HELP,
+    UsageError,
+    add_data_arguments,
+    add_fast_mode_argument,
+    check_fast_mode,
+    data_name,
+    make_parser,
+    open_dataset,
+    run,
+    weights_or_newest,
+)
 
 
 def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:

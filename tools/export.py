@@ -21,13 +21,14 @@ from typing import Optional
 
 import torch
 
-from _common import WEIGHTS_HELP, UsageError, make_parser, run, weights_or_newest
 from dataset import DatasetError, image_to_tensor, read_rgb
 from maskrcnn.engine import load_detector
 from maskrcnn.engine.loading import published_weights
 from maskrcnn.export import DEFAULT_OPSET, ExportError, check_opset, export_onnx, require_onnx
 from maskrcnn.export_check import agreement
 from maskrcnn.onnx_detector import OnnxDetector, require_onnxruntime
+
+from _common import WEIGHTS_HELP, UsageError, make_parser, run, weights_or_newest
 
 DEFAULT_OUT_DIR = os.path.join("result", "export")
 

@@ -18,11 +18,12 @@ from typing import Optional
 
 import torch
 
-from _common import WEIGHTS_HELP, UsageError, make_parser, run, weights_or_newest
 from dataset import CocoInstanceDataset, image_to_tensor, read_rgb
 from maskrcnn import inspect
 from maskrcnn.engine import load_detector
 from visualization import inspection_views, write_report
+
+from _common import WEIGHTS_HELP, UsageError, make_parser, run, weights_or_newest
 
 
 def parse_args(argv: Optional[list[str]]):

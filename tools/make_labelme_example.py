@@ -10,9 +10,10 @@ from __future__ import annotations
 import os
 from typing import Optional
 
-from _common import DEFAULT_DATA_ROOTS, UsageError, make_parser, run
 from dataset import coco2017_paths, ensure_shapes_dataset
 from dataset.convert.labelme import write_labelme_folder
+
+from _common import DEFAULT_DATA_ROOTS, UsageError, make_parser, run
 
 
 def main(argv: Optional[list[str]] = None) -> int:

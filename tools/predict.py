@@ -39,7 +39,6 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from _common import WEIGHTS_HELP, UsageError, add_fast_mode_argument, check_fast_mode, make_parser, run, weights_or_newest
 from dataset import DatasetError, image_to_tensor, write_json_atomically
 from dataset.image_files import image_file_loader
 from dataset.image_io import IMAGE_EXTENSIONS
@@ -47,10 +46,20 @@ from dataset.video import VIDEO_EXTENSIONS, VideoReader, VideoWriter, is_video_p
 from maskrcnn import fast_mode, optimize
 from maskrcnn.categories import Categories
 from maskrcnn.engine import load_detector
-from maskrcnn.onnx_detector import OnnxDetector
 from maskrcnn.engine.prediction_records import MASK_FORMATS, ImageIds, coco_result_records, instance_records
+from maskrcnn.onnx_detector import OnnxDetector
 from maskrcnn.tiling import predict_tiled
 from visualization import draw_prediction, write_rgb
+
+from _common import (
+    WEIGHTS_HELP,
+    UsageError,
+    add_fast_mode_argument,
+    check_fast_mode,
+    make_parser,
+    run,
+    weights_or_newest,
+)
 
 #: Still images smaller than this (short side) are drawn enlarged; video frames keep their size.
 DRAW_MIN_SIDE = 512

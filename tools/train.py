@@ -17,15 +17,36 @@ from typing import Any, Optional
 import torch
 
 import maskrcnn
-from _common import (DATASETS, UsageError, add_data_arguments, add_fast_mode_argument, check_fast_mode, data_name,
-                     explicit_files, make_parser, open_dataset, run)
-from maskrcnn.checkpoint import load_state_dict_into
-from maskrcnn.engine import (BACKBONES, EpochSeededDataset, ModelConfig, NonFiniteLossError, Trainer, build_model,
-                             eval_loader, iterations_per_epoch, load_training_checkpoint, primary_ap,
-                             warmup_multistep_lr)
-from maskrcnn.engine import distributed
 from maskrcnn.builders import VERSIONS
+from maskrcnn.checkpoint import load_state_dict_into
+from maskrcnn.engine import (
+    BACKBONES,
+    EpochSeededDataset,
+    ModelConfig,
+    NonFiniteLossError,
+    Trainer,
+    build_model,
+    distributed,
+    eval_loader,
+    iterations_per_epoch,
+    load_training_checkpoint,
+    primary_ap,
+    warmup_multistep_lr,
+)
 from transforms import POLICIES, SIZED_BY_AUGMENTATION, augmented_dataset, eval_transforms, train_transforms
+
+from _common import (
+    DATASETS,
+    UsageError,
+    add_data_arguments,
+    add_fast_mode_argument,
+    check_fast_mode,
+    data_name,
+    explicit_files,
+    make_parser,
+    open_dataset,
+    run,
+)
 
 #: The losses a Mask R-CNN computes; ``--loss-weights`` takes them with or without the ``loss_`` prefix.
 LOSS_NAMES = ("loss_classifier", "loss_box_reg", "loss_mask", "loss_objectness", "loss_rpn_box_reg")

@@ -11,9 +11,10 @@ from typing import Optional
 
 import torch
 
-from _common import UsageError, add_data_arguments, data_name, make_parser, open_dataset, run
 from transforms import POLICIES, augmented_dataset, eval_transforms, train_transforms
 from visualization import draw_target, image_grid, write_rgb
+
+from _common import UsageError, add_data_arguments, data_name, make_parser, open_dataset, run
 
 
 def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:

@@ -86,7 +86,7 @@ def convert_labelme(folder: str) -> CocoBuilder:
         annotated.add(image_path)
         index = builder.add_image(image_path)
         width, height = builder.size_of(index)
-        objects: "OrderedDict[tuple, dict]" = OrderedDict()
+        objects: OrderedDict[tuple, dict] = OrderedDict()
         for k, shape in enumerate(data["shapes"]):
             kind = shape.get("shape_type") or "polygon"
             points = shape.get("points") or []

@@ -15,8 +15,14 @@ from torchvision.models import MobileNet_V3_Large_Weights, MobileNet_V3_Small_We
 
 from ..checkpoint import CLASSIFIER_CLASS_SPECIFIC
 from ..ops.conv_norm_act import Conv2dNormActivation
-from ..weights import (BACKBONE_WEIGHTS, WeightsArg, legacy_interface, load_resolved, overwrite_num_classes,
-                       resolve_weights)
+from ..weights import (
+    BACKBONE_WEIGHTS,
+    WeightsArg,
+    legacy_interface,
+    load_resolved,
+    overwrite_num_classes,
+    resolve_weights,
+)
 
 NormLayer = Callable[..., nn.Module]
 

@@ -5,16 +5,27 @@ checkpoints load as they are and classification recipes written for ``torchvisio
 Weight initialisation draws from the RNG in the same order as torchvision's, so seeded models are identical.
 """
 
-from typing import Callable, Optional, Type, Union
+from typing import Callable, Optional, Union
 
 import torch
 from torch import Tensor, nn
-from torchvision.models import (ResNet18_Weights, ResNet34_Weights, ResNet50_Weights, ResNet101_Weights,
-                                ResNet152_Weights)
+from torchvision.models import (
+    ResNet18_Weights,
+    ResNet34_Weights,
+    ResNet50_Weights,
+    ResNet101_Weights,
+    ResNet152_Weights,
+)
 
 from ..checkpoint import CLASSIFIER_CLASS_SPECIFIC
-from ..weights import (BACKBONE_WEIGHTS, WeightsArg, legacy_interface, load_resolved, overwrite_num_classes,
-                       resolve_weights)
+from ..weights import (
+    BACKBONE_WEIGHTS,
+    WeightsArg,
+    legacy_interface,
+    load_resolved,
+    overwrite_num_classes,
+    resolve_weights,
+)
 
 NormLayer = Callable[[int], nn.Module]
 
@@ -92,7 +103,7 @@ class Bottleneck(nn.Module):
         return self.relu(out)
 
 
-Block = Type[Union[BasicBlock, Bottleneck]]
+Block = type[Union[BasicBlock, Bottleneck]]
 
 
 class ResNet(nn.Module):

@@ -19,18 +19,18 @@ class TrainerHook:
     ``model``, ``module`` (unwrapped from DDP), ``optimizer``, ``scheduler`` and ``state`` (epoch, iteration, metrics)
     it may read or change."""
 
-    def before_step(self, trainer: "Trainer", images: list, targets: list) -> None:
+    def before_step(self, trainer: Trainer, images: list, targets: list) -> None:
         """The batch is on the device, the model not yet called."""
 
-    def after_backward(self, trainer: "Trainer") -> None:
+    def after_backward(self, trainer: Trainer) -> None:
         """Gradients are computed and not yet applied: clip, inspect or modify them here."""
 
-    def after_step(self, trainer: "Trainer", losses: dict[str, float]) -> None:
+    def after_step(self, trainer: Trainer, losses: dict[str, float]) -> None:
         """The weights have changed; ``losses`` are this step's values (averaged over ranks), plus ``"loss"``."""
 
-    def after_epoch(self, trainer: "Trainer", epoch: int) -> None:
+    def after_epoch(self, trainer: Trainer, epoch: int) -> None:
         """Epoch ``epoch`` (from 0) has ended; evaluation comes next."""
 
-    def after_evaluation(self, trainer: "Trainer", metrics: dict[str, Any]) -> None:
+    def after_evaluation(self, trainer: Trainer, metrics: dict[str, Any]) -> None:
         """``metrics`` as ``evaluate_on_coco`` returns them (``{"bbox": {...}, "segm": {...}}``) plus ``"losses"``,
         the validation losses; on ranks other than 0 they are empty."""

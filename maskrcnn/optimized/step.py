@@ -16,8 +16,13 @@ from ..backbone.fpn import FeaturePyramidNetwork
 from ..backbone.resnet import BasicBlock, Bottleneck
 from ..ops.conv_norm_act import Conv2dNormActivation
 from ..poolers import MultiScaleRoIAlign
-from .layers import (FusedBasicBlock, FusedBottleneck, FusedConv2dNormActivation, FusedFeaturePyramidNetwork,
-                     FusedIntermediateLayerGetter)
+from .layers import (
+    FusedBasicBlock,
+    FusedBottleneck,
+    FusedConv2dNormActivation,
+    FusedFeaturePyramidNetwork,
+    FusedIntermediateLayerGetter,
+)
 from .pooler import GatherMultiScaleRoIAlign
 
 #: Plain class -> its fast form. Only modules whose type is exactly the key are considered.

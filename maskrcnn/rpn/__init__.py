@@ -2,3 +2,5 @@
 from .anchor_generator import AnchorGenerator
 from .head import RPNHead
 from .rpn import RegionProposalNetwork
+
+__all__ = ["AnchorGenerator", "RPNHead", "RegionProposalNetwork"]
