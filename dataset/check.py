@@ -97,7 +97,7 @@ def check_coco(ann_file: str, image_dir: str, check_images: bool = True) -> Data
                    empty_categories)
     empty_images = [str(image.get("file_name")) for image in data["images"] if image.get("id") not in has_objects]
     report.problem("warning", f"{len(empty_images)} images without objects (left out of training unless "
-                              f"--keep-empty)", empty_images)
+                              f"empty images are kept)", empty_images)
     if report.images == 0 or not has_objects:
         report.errors.append("no image with an object: nothing to train on")
     report.objects_per_category = {(i, name): per_category[i] for i, name in sorted(categories.items())}

@@ -18,7 +18,7 @@ import torch
 
 import maskrcnn
 from maskrcnn.builders import VERSIONS
-from maskrcnn.checkpoint import load_state_dict_into
+from maskrcnn.checkpoint import CheckpointError, load_state_dict_into
 from maskrcnn.engine import (
     BACKBONES,
     EpochSeededDataset,
@@ -150,7 +150,10 @@ def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
     explicit = {action.dest for action in parser._actions if given & set(action.option_strings)}
     if args.resume:
         path = (os.path.join(args.output, "checkpoints", "last.pth") if args.resume == "auto" else args.resume)
-        checkpoint = load_training_checkpoint(path)
+        try:
+            checkpoint = load_training_checkpoint(path)
+        except CheckpointError as error:
+            raise UsageError(f"--resume: {error} (--weights FILE)") from None
         saved = dict(checkpoint.get("args", {}))
         for name in explicit - {"resume"}:
             saved[name] = getattr(args, name)
@@ -316,7 +319,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     try:
         outcome = trainer.fit()
     except NonFiniteLossError as error:
-        print(f"error: {error}", file=sys.stderr)
+        print(f"error: {error}; --lr sets it", file=sys.stderr)
         return 3
     finally:
         if writer is not None:

@@ -51,7 +51,7 @@ def load_training_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     data = read_checkpoint_file(path)
     if not isinstance(data, dict) or "model" not in data or "model_config" not in data:
         raise CheckpointError(f"{path}: not a training checkpoint of tools/train.py (no 'model' and 'model_config'); "
-                              f"pass torchvision weight files with --weights")
+                              f"a model's weights alone start a new run instead")
     return data
 
 

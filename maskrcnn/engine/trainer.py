@@ -234,7 +234,7 @@ class Trainer:
             described = ", ".join(f"{k}={v:.4g}" for k, v in values.items())
             raise NonFiniteLossError(f"non-finite loss at iteration {self.state.iteration + 1} (epoch "
                                      f"{self.state.epoch + 1}): {described}; stopped before updating the weights, "
-                                     f"the last checkpoint is kept (try a lower --lr)")
+                                     f"the last checkpoint is kept (try a lower learning rate)")
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
         if self.hooks:
