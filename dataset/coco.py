@@ -30,8 +30,7 @@ from pycocotools.coco import COCO
 from torch import Tensor
 from torch.utils.data import Dataset
 
-from maskrcnn.categories import Categories
-
+from .categories import Categories
 from .coco_masks import is_rle, segmentation_to_mask, split_polygon_parts
 from .errors import DatasetError
 from .image_io import image_size, image_to_tensor, read_rgb

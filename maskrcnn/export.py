@@ -127,7 +127,7 @@ def export_onnx(detector: nn.Module, path: Union[str, os.PathLike], *, opset: in
     if batch:
         from .onnx_batch import loop_over_batch  # needs onnx, an optional package: imported when used
 
-        model = loop_over_batch(model)
+        model = loop_over_batch(model, BATCH_INDEX)
     for key, value in export_metadata(detector, categories, batch).items():
         entry = model.metadata_props.add()
         entry.key, entry.value = key, value

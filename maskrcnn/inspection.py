@@ -1,7 +1,8 @@
 """Every stage of the detector for one image, as tensors: ``maskrcnn.inspect(model, image, target=None)``.
 
 The model runs once, in eval mode, exactly as ``model([image])`` does: forward hooks (removed afterwards) record what
-its parts return, and its public methods (the RPN's box coder and ``pre_nms_top_n``, ``assign_targets_to_anchors``,
+its parts return, the RPN's ``pre_nms_candidates`` is recorded as the model calls it (what NMS sees, also under an
+overridden ``filter_proposals`` that calls it), and its public methods (``assign_targets_to_anchors``,
 ``select_training_samples``, ``postprocess_detections``) derive the rest. No code path of the model changes, so it
 works on a tweaked model too (another anchor generator, another head), as long as it keeps torchvision's parts:
 ``transform``, ``backbone``, ``rpn`` (``anchor_generator``, ``head``), ``roi_heads`` (``box_predictor``, and
@@ -45,8 +46,9 @@ class Inspection:
     anchors: dict[str, Tensor]
     objectness: dict[str, Tensor]
     anchors_per_location: list[int]
-    #: the RPN's candidates before NMS: the ``pre_nms_top_n`` best of each level, decoded and clipped (resized frame),
-    #: with their probabilities and levels; after NMS: what the RPN passes to the RoI heads
+    #: the RPN's candidates before NMS (``rpn.pre_nms_candidates`` as the model called it: by default the
+    #: ``pre_nms_top_n`` best of each level, decoded and clipped; resized frame), with their probabilities and levels;
+    #: after NMS: what the RPN passes to the RoI heads
     proposals_before_nms: Tensor
     proposal_scores_before_nms: Tensor
     proposal_levels_before_nms: Tensor
@@ -102,13 +104,21 @@ def inspect(model: nn.Module, image: Tensor, target: Optional[dict[str, Tensor]]
     if has_masks:
         parts["mask_predictor"] = model.roi_heads.mask_predictor
     handles = [module.register_forward_hook(functools.partial(_record, seen, name)) for name, module in parts.items()]
+    rpn = model.rpn
+    own_method = rpn.pre_nms_candidates
+
+    def record_candidates(*args: Any, **kwargs: Any) -> Any:
+        seen["candidates"] = result = own_method(*args, **kwargs)
+        return result
+
+    rpn.pre_nms_candidates = record_candidates  # on this instance only, for this one call
     try:
         output = model([image])[0]
     finally:
+        del rpn.pre_nms_candidates
         for handle in handles:
             handle.remove()
         model.train(was_training)
-    device = image.device
     image_list, _ = seen["transform"]
     resized_size = tuple(int(s) for s in image_list.image_sizes[0])
     original_size = (int(image.shape[-2]), int(image.shape[-1]))
@@ -124,18 +134,12 @@ def inspect(model: nn.Module, image: Tensor, target: Optional[dict[str, Tensor]]
                   for name, o in zip(names, logits)}
     anchors_per_location = [int(o.shape[1]) for o in logits]
 
-    # the RPN's candidates before NMS: the best pre_nms_top_n of each level, decoded with the RPN's own box coder
-    rpn = model.rpn
-    before, scores_before, levels_before = [], [], []
-    for level, (name, d) in enumerate(zip(names, deltas)):
-        a = anchors_per_location[level]
-        d = to_float32(d[0]).view(a, 4, *d.shape[-2:]).permute(2, 3, 0, 1).reshape(-1, 4)
-        probabilities = objectness[name].to(device)
-        top = probabilities.topk(min(rpn.pre_nms_top_n(), len(probabilities))).indices
-        boxes = rpn.box_coder.decode(d[top], [anchors[name][top]]).reshape(-1, 4)
-        before.append(clip_boxes_to_image(boxes, resized_size))
-        scores_before.append(probabilities[top])
-        levels_before.append(torch.full((len(top),), level, dtype=torch.int64, device=device))
+    # the RPN's candidates before NMS, as its own pre_nms_candidates returned them
+    if "candidates" not in seen:
+        raise ValueError(f"{type(rpn).__name__}.filter_proposals does not call pre_nms_candidates: the candidates "
+                         f"before NMS cannot be shown")
+    candidate_boxes, candidate_scores, candidate_levels = (parts[0] for parts in seen["candidates"])
+    before, scores_before, levels_before = [candidate_boxes], [candidate_scores], [candidate_levels]
     proposals, _ = seen["rpn"]
 
     # the box head on those proposals, before and after the score threshold and per-class NMS

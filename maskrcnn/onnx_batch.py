@@ -8,8 +8,6 @@ detection belongs to, so B, H and W are all free and images may have any number 
 import onnx
 from onnx import TensorProto, helper
 
-from .export import BATCH_INDEX
-
 #: The body's names for the one-image graph's input and outputs (outer names must not be reused inside a body).
 PREFIX = "one_image_"
 
@@ -26,21 +24,22 @@ def _rename(graph: onnx.GraphProto, renames: dict[str, str]) -> None:
                 _rename(subgraph, renames)
 
 
-def loop_over_batch(single: onnx.ModelProto) -> onnx.ModelProto:
+def loop_over_batch(single: onnx.ModelProto, batch_index: str) -> onnx.ModelProto:
     """The batch form of a one-image detector graph (input ``images``, outputs ``boxes``, ``labels``, ``scores``
-    [, ``masks``]): input ``images [B, 3, H, W]``, the same outputs over all images, plus ``batch_index``."""
+    [, ``masks``]): input ``images [B, 3, H, W]``, the same outputs over all images, plus the output named
+    ``batch_index`` (:data:`maskrcnn.export.BATCH_INDEX`: the image of each detection)."""
     graph = single.graph
     (image_input,) = [i for i in graph.input if i.name not in {init.name for init in graph.initializer}]
     outputs = [(o.name, o.type.tensor_type.elem_type) for o in graph.output]
     renames = {image_input.name: PREFIX + image_input.name, **{name: PREFIX + name for name, _ in outputs}}
-    names = [name for name, _ in outputs] + [BATCH_INDEX]
+    names = [name for name, _ in outputs] + [batch_index]
     types = [elem for _, elem in outputs] + [TensorProto.INT64]
     height, width = (dim.dim_param or dim.dim_value for dim in image_input.type.tensor_type.shape.dim[1:])
     shapes = {"boxes": ["detections", 4], "masks": ["detections", 1, height, width]}
     shapes = [shapes.get(name, ["detections"]) for name in names]
     step = [helper.make_node("Gather", ["images", "iteration"], [PREFIX + image_input.name], axis=0),
             helper.make_node("Shape", [PREFIX + outputs[0][0]], ["detections"], start=0, end=1),
-            helper.make_node("Expand", ["iteration", "detections"], [PREFIX + BATCH_INDEX])]
+            helper.make_node("Expand", ["iteration", "detections"], [PREFIX + batch_index])]
     appends = [helper.make_node("SequenceInsert", [f"{name}_so_far", PREFIX + name], [f"{name}_then"])
                for name in names]
     keep_going = helper.make_node("Identity", ["condition"], ["condition_out"])

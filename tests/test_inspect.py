@@ -153,3 +153,27 @@ def test_check_data_reports_anchor_coverage_per_size(tiny_shapes):
     counted = sum(int(line.split()[1]) for line in lines if re.match(r"\s+0\.\d-\d\.\d\s", line))
     total = next(line for line in lines if line.strip().startswith("all "))
     assert counted == int(total.split()[1]) > 0
+
+
+def test_the_candidates_before_nms_are_what_an_overridden_filter_proposals_passes_on():
+    """A tweak that shifts the proposals before the default selection: the inspection's candidates are the shifted
+    ones the RPN's NMS saw (recomputing them from the head's outputs would show unshifted boxes), and every
+    proposal the RoI heads got is one of them, with its score."""
+
+    class ShiftedProposals(maskrcnn.RegionProposalNetwork):
+        def filter_proposals(self, proposals, objectness, image_shapes, num_anchors_per_level):
+            return super().filter_proposals(proposals + 7.0, objectness, image_shapes, num_anchors_per_level)
+
+    torch.manual_seed(0)
+    model = maskrcnn.resnet_fpn_detector(**SMALL_DETECTOR, box_score_thresh=0.0).eval()
+    rpn = model.rpn
+    model.rpn = ShiftedProposals(rpn.anchor_generator, rpn.head, 0.7, 0.3, 256, 0.5, rpn._pre_nms_top_n,
+                                 rpn._post_nms_top_n, rpn.nms_thresh)
+    image = random_images([(150, 200)], dtype=torch.float32)[0]
+    handed = {}
+    model.roi_heads.register_forward_pre_hook(lambda module, args: handed.update(proposals=args[1][0]))
+    inspection = maskrcnn.inspect(model, image)
+    assert torch.equal(inspection.proposals, handed["proposals"])
+    same = (inspection.proposals[:, None] == inspection.proposals_before_nms[None]).all(-1)
+    assert bool(same.any(1).all()) and bool((inspection.proposal_scores > 0).all())
+    assert "pre_nms_candidates" not in vars(model.rpn)  # the recording is gone afterwards

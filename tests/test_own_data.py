@@ -13,8 +13,8 @@ import pytest
 import torch
 
 from dataset import CocoInstanceDataset, coco2017_paths
-from maskrcnn.categories import Categories
-from maskrcnn.coco_names import COCO_CATEGORY_NAMES
+from dataset.categories import Categories
+from dataset.coco_names import COCO_CATEGORY_NAMES
 
 from tests.tool_runner import TINY_MODEL, refused, tool
 

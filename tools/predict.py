@@ -40,11 +40,11 @@ import torch
 from tqdm import tqdm
 
 from dataset import DatasetError, image_to_tensor, write_json_atomically
+from dataset.categories import Categories
 from dataset.image_files import image_file_loader
 from dataset.image_io import IMAGE_EXTENSIONS
 from dataset.video import VIDEO_EXTENSIONS, VideoReader, VideoWriter, is_video_path
 from maskrcnn import fast_mode, optimize
-from maskrcnn.categories import Categories
 from maskrcnn.engine import load_detector
 from maskrcnn.engine.prediction_records import MASK_FORMATS, ImageIds, coco_result_records, instance_records
 from maskrcnn.onnx_detector import OnnxDetector

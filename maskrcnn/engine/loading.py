@@ -18,8 +18,9 @@ import torch
 from torchvision.models import WeightsEnum
 from torchvision.models.detection import MaskRCNN_ResNet50_FPN_Weights
 
+from dataset.categories import Categories
+
 from ..builders import BUILDER_FOR_WEIGHTS, fpn_detector, state_dict_version
-from ..categories import Categories
 from ..checkpoint import CheckpointError, load_state_dict_into, read_checkpoint_file
 from ..faster_rcnn import FasterRCNN
 from ..weights import find_weights, weights_member

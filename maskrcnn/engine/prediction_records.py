@@ -13,7 +13,7 @@ from typing import Any, Optional, Sequence
 from torch import Tensor
 
 from dataset import load_coco, mask_to_polygons, mask_to_rle
-from maskrcnn.categories import Categories
+from dataset.categories import Categories
 from maskrcnn.engine.coco_evaluation import MASK_THRESHOLD
 
 MASK_FORMATS = ("rle", "polygon")

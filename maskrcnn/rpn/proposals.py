@@ -43,10 +43,12 @@ def top_n_per_level(objectness: Tensor, num_anchors_per_level: list[int], top_n:
     return torch.cat(indices, dim=1)
 
 
-def select_proposals(proposals: Tensor, objectness: Tensor, image_shapes: list[tuple[int, int]],
-                     num_anchors_per_level: list[int], pre_nms_top_n: int, post_nms_top_n: int, nms_thresh: float,
-                     score_thresh: float, min_size: float) -> tuple[list[Tensor], list[Tensor]]:
-    """``proposals [N, A_total, 4]`` and logits ``[N * A_total]`` -> per image boxes and objectness probabilities."""
+def candidates_before_nms(proposals: Tensor, objectness: Tensor, image_shapes: list[tuple[int, int]],
+                          num_anchors_per_level: list[int], pre_nms_top_n: int, score_thresh: float,
+                          min_size: float) -> tuple[list[Tensor], list[Tensor], list[Tensor]]:
+    """``proposals [N, A_total, 4]`` and logits ``[N * A_total]`` -> per image the boxes NMS will see, their
+    objectness probabilities and their levels: the top ``pre_nms_top_n`` of each level, clipped, without small or
+    low-scoring boxes."""
     num_images = proposals.shape[0]
     device = proposals.device
     objectness = objectness.detach().reshape(num_images, -1)
@@ -56,14 +58,24 @@ def select_proposals(proposals: Tensor, objectness: Tensor, image_shapes: list[t
     rows = torch.arange(num_images, device=device)[:, None]
     objectness, levels, proposals = objectness[rows, top], levels[rows, top], proposals[rows, top]
     probabilities = torch.sigmoid(objectness)
-    final_boxes, final_scores = [], []
+    all_boxes, all_scores, all_levels = [], [], []
     for boxes, scores, lvl, image_shape in zip(proposals, probabilities, levels, image_shapes):
         boxes = clip_boxes_to_image(boxes, image_shape)
         keep = remove_small_boxes(boxes, min_size)
         boxes, scores, lvl = boxes[keep], scores[keep], lvl[keep]
         keep = torch.where(scores >= score_thresh)[0]
-        boxes, scores, lvl = boxes[keep], scores[keep], lvl[keep]
-        keep = batched_nms(boxes, scores, lvl, nms_thresh)[:post_nms_top_n]
-        final_boxes.append(boxes[keep])
-        final_scores.append(scores[keep])
+        all_boxes.append(boxes[keep])
+        all_scores.append(scores[keep])
+        all_levels.append(lvl[keep])
+    return all_boxes, all_scores, all_levels
+
+
+def suppress_per_level(boxes: list[Tensor], scores: list[Tensor], levels: list[Tensor], nms_thresh: float,
+                       post_nms_top_n: int) -> tuple[list[Tensor], list[Tensor]]:
+    """Per image: NMS within each level, then the ``post_nms_top_n`` best boxes and their probabilities."""
+    final_boxes, final_scores = [], []
+    for image_boxes, image_scores, image_levels in zip(boxes, scores, levels):
+        keep = batched_nms(image_boxes, image_scores, image_levels, nms_thresh)[:post_nms_top_n]
+        final_boxes.append(image_boxes[keep])
+        final_scores.append(image_scores[keep])
     return final_boxes, final_scores

@@ -18,7 +18,7 @@ from ..ops.precision import to_float32
 from ..sampling import BalancedPositiveNegativeSampler
 from .anchor_generator import AnchorGenerator
 from .loss import assign_targets_to_anchors, rpn_loss
-from .proposals import flatten_predictions, select_proposals
+from .proposals import candidates_before_nms, flatten_predictions, suppress_per_level
 
 #: Proposals with a side shorter than this (pixels of the resized image) are dropped before NMS.
 MIN_PROPOSAL_SIZE = 1e-3
@@ -72,9 +72,18 @@ class RegionProposalNetwork(nn.Module):
 
     def filter_proposals(self, proposals: Tensor, objectness: Tensor, image_shapes: list[tuple[int, int]],
                          num_anchors_per_level: list[int]) -> tuple[list[Tensor], list[Tensor]]:
-        """``proposals [N, A_total, 4]``, logits ``[N * A_total, 1]`` -> per image boxes and probabilities."""
-        return select_proposals(proposals, objectness, image_shapes, num_anchors_per_level, self.pre_nms_top_n(),
-                                self.post_nms_top_n(), self.nms_thresh, self.score_thresh, self.min_size)
+        """``proposals [N, A_total, 4]``, logits ``[N * A_total, 1]`` -> per image boxes and probabilities:
+        :meth:`pre_nms_candidates`, then NMS per level and the ``post_nms_top_n`` best."""
+        boxes, scores, levels = self.pre_nms_candidates(proposals, objectness, image_shapes, num_anchors_per_level)
+        return suppress_per_level(boxes, scores, levels, self.nms_thresh, self.post_nms_top_n())
+
+    def pre_nms_candidates(self, proposals: Tensor, objectness: Tensor, image_shapes: list[tuple[int, int]],
+                           num_anchors_per_level: list[int]) -> tuple[list[Tensor], list[Tensor], list[Tensor]]:
+        """Per image the candidates NMS sees (boxes, probabilities, levels): the ``pre_nms_top_n`` best of each
+        level, clipped, without boxes under ``min_size`` or scores under ``score_thresh`` (ours: torchvision does
+        this inside ``filter_proposals``; :func:`maskrcnn.inspect` shows its result)."""
+        return candidates_before_nms(proposals, objectness, image_shapes, num_anchors_per_level, self.pre_nms_top_n(),
+                                     self.score_thresh, self.min_size)
 
     def compute_loss(self, objectness: Tensor, pred_bbox_deltas: Tensor, labels: list[Tensor],
                      regression_targets: list[Tensor]) -> tuple[Tensor, Tensor]:
