@@ -5,6 +5,8 @@ its ``state_dict``; ``match_detections`` pairs two models' detections one to one
 """
 from __future__ import annotations
 
+from typing import Callable
+
 import torch
 from torch import Tensor, nn
 
@@ -18,11 +20,12 @@ from .ops.frozen_batch_norm import FrozenBatchNorm2d
 CLASSIFIER_SCALE = 30.0
 
 
-def randomise_frozen_batch_norm(model: nn.Module, generator: torch.Generator) -> None:
-    """Statistics like a trained network's, so that folding them into the convolutions changes real numbers."""
+def _randomise_norms(model: nn.Module, generator: torch.Generator, is_norm: Callable[[nn.Module], bool]) -> None:
+    """Statistics like a trained network's in every norm layer ``is_norm`` accepts (in module order), so that
+    folding them into the convolutions changes real numbers."""
     with torch.no_grad():
         for module in model.modules():
-            if type(module).__name__ == "FrozenBatchNorm2d":
+            if is_norm(module):
                 n = module.weight.numel()
                 module.weight.copy_(torch.rand(n, generator=generator) * 0.5 + 0.5)
                 module.bias.copy_(torch.randn(n, generator=generator) * 0.1)
@@ -30,16 +33,14 @@ def randomise_frozen_batch_norm(model: nn.Module, generator: torch.Generator) ->
                 module.running_var.copy_(torch.rand(n, generator=generator) * 0.5 + 0.75)
 
 
+def randomise_frozen_batch_norm(model: nn.Module, generator: torch.Generator) -> None:
+    """Trained-like statistics in every ``FrozenBatchNorm2d`` (ours or torchvision's)."""
+    _randomise_norms(model, generator, lambda module: type(module).__name__ == "FrozenBatchNorm2d")
+
+
 def randomise_batch_norm(model: nn.Module, generator: torch.Generator) -> None:
-    """The same for plain ``BatchNorm2d`` (v2): fresh ones would fold to the identity."""
-    with torch.no_grad():
-        for module in model.modules():
-            if isinstance(module, nn.BatchNorm2d):
-                n = module.num_features
-                module.weight.copy_(torch.rand(n, generator=generator) * 0.5 + 0.5)
-                module.bias.copy_(torch.randn(n, generator=generator) * 0.1)
-                module.running_mean.copy_(torch.randn(n, generator=generator) * 0.1)
-                module.running_var.copy_(torch.rand(n, generator=generator) * 0.5 + 0.75)
+    """The same for plain ``BatchNorm2d`` (v2, MobileNet): fresh ones would fold to the identity."""
+    _randomise_norms(model, generator, lambda module: isinstance(module, nn.BatchNorm2d))
 
 
 def freeze_early_stages(model: nn.Module, trainable: tuple[str, ...] = ("layer2", "layer3", "layer4")) -> None:

@@ -19,6 +19,8 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch.utils.data import Dataset
 
+from dataset.wrapped import WrappedDataset
+
 #: Gaussian blur of the alpha mask's edges (torchvision's: kernel 5, sigma 2).
 BLUR_KERNEL, BLUR_SIGMA = 5, 2.0
 
@@ -88,21 +90,13 @@ def paste_objects(image: Tensor, target: dict[str, Any], source: Tensor, source_
     return image, out
 
 
-class CopyPasteDataset(Dataset):
+class CopyPasteDataset(WrappedDataset):
     """Item ``i``: ``dataset[i]`` with objects of ``dataset[j]`` pasted on, ``j`` drawn from torch's generator (seeded
     per item by ``EpochSeededDataset``). The other attributes are the wrapped dataset's."""
 
     def __init__(self, dataset: Dataset, blending: bool = True) -> None:
-        self.dataset = dataset
+        super().__init__(dataset)
         self.blending = blending
-
-    def __len__(self) -> int:
-        return len(self.dataset)
-
-    def __getattr__(self, name: str) -> Any:  # class_names, categories, aspect_ratio, ... of the wrapped dataset
-        if name == "dataset":
-            raise AttributeError(name)
-        return getattr(self.dataset, name)
 
     def __getitem__(self, index: int):
         image, target = self.dataset[index]

@@ -9,35 +9,28 @@ augmentations, whatever the number of workers, and a run resumed in the middle o
 from __future__ import annotations
 
 import math
-from typing import Any, Iterator, Sequence
+from typing import Iterator, Sequence
 
 import torch
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
 
 from dataset import GroupedBatchSampler, aspect_ratio_groups, collate_fn
+from dataset.wrapped import WrappedDataset
 
 from . import distributed
 
 
-class EpochSeededDataset(Dataset):
+class EpochSeededDataset(WrappedDataset):
     """Wraps a dataset so that item ``i`` of epoch ``e`` is transformed with torch's generator seeded from
     ``(seed, e, i)``; the caller's generator state is restored afterwards (the model draws from it too)."""
 
     def __init__(self, dataset: Dataset, seed: int) -> None:
-        self.dataset = dataset
+        super().__init__(dataset)
         self.seed = seed
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
-
-    def __len__(self) -> int:
-        return len(self.dataset)
-
-    def __getattr__(self, name: str) -> Any:  # class_names, coco, ids, ... of the wrapped dataset
-        if name == "dataset":
-            raise AttributeError(name)
-        return getattr(self.dataset, name)
 
     def __getitem__(self, index: int):
         sample_seed = ((self.seed * 1_000_003 + self.epoch) * 1_000_000_007 + index) % (2 ** 63)
