@@ -15,7 +15,7 @@ import torch
 
 from dataset import coco2017_paths, ensure_shapes_dataset, image_to_tensor, load_coco, read_rgb, segmentation_to_mask
 from maskrcnn.engine import load_detector
-from maskrcnn.engine.coco_evaluation import MASK_THRESHOLD
+from maskrcnn.roi_heads.mask_paste import MASK_THRESHOLD
 from maskrcnn.tiling import predict_tiled
 
 from _common import weights_or_newest

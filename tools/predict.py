@@ -39,16 +39,12 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from dataset import DatasetError, image_to_tensor, write_json_atomically
-from dataset.categories import Categories
+from dataset import DatasetError, write_json_atomically
 from dataset.image_files import image_file_loader
 from dataset.image_io import IMAGE_EXTENSIONS
 from dataset.video import VIDEO_EXTENSIONS, VideoReader, VideoWriter, is_video_path
-from maskrcnn import fast_mode, optimize
-from maskrcnn.engine import load_detector
 from maskrcnn.engine.prediction_records import MASK_FORMATS, ImageIds, coco_result_records, instance_records
-from maskrcnn.onnx_detector import OnnxDetector
-from maskrcnn.tiling import predict_tiled
+from maskrcnn.engine.predictor import OnnxPredictor, Predictor, ScoreThreshBelowExport, TorchPredictor, is_onnx
 from visualization import draw_prediction, write_rgb
 
 from _common import (
@@ -116,10 +112,6 @@ def check_args(args: argparse.Namespace) -> None:
     check_fast_mode(args.fast_mode, args.device)
 
 
-def is_onnx(weights: Optional[str]) -> bool:
-    return weights is not None and weights.lower().endswith(".onnx")
-
-
 def expand_inputs(inputs: list[str]) -> tuple[list[str], list[str]]:
     """``(image and video paths in order, error lines)``: folders give their image and video files, patterns their
     matches."""
@@ -171,54 +163,6 @@ class Tally:
         unit = "images/s" if not self.frames else ("frames/s" if not self.images else "images+frames/s")
         return (f"{', '.join(parts)}, {self.instances} instances, {rate:.2f} {unit} ({self.seconds:.1f} s), "
                 f"{self.errors} errors")
-
-
-class OnnxPredictor:
-    """:class:`Predictor` for an exported model: onnxruntime runs the graph, one image at a time; the outputs
-    (scores above --score-thresh) are what the PyTorch model gives."""
-
-    def __init__(self, args: argparse.Namespace):
-        if not os.path.isfile(args.weights):
-            raise UsageError(f"weights file not found: {args.weights}")
-        self.args = args
-        self.model = OnnxDetector(args.weights, threads=torch.get_num_threads())
-        saved = self.model.metadata.get("categories") or {}
-        self.categories = (Categories.for_model(len(saved["names"]), saved["names"], saved.get("ids", ()))
-                           if saved.get("names") else Categories.coco())
-        exported = self.model.metadata.get("score_thresh")
-        if exported is not None and args.score_thresh < exported:
-            raise UsageError(f"--score-thresh {args.score_thresh}: {args.weights} was exported with score > "
-                             f"{exported} baked in; export again with --score-thresh {args.score_thresh}")
-
-    @property
-    def class_names(self) -> list[str]:
-        return self.categories.names
-
-    def __call__(self, images: list[np.ndarray]) -> list[dict[str, torch.Tensor]]:
-        outputs = self.model([image_to_tensor(image) for image in images])
-        return [{k: v[output["scores"] > self.args.score_thresh] for k, v in output.items()} for output in outputs]
-
-
-class Predictor:
-    """The model, its categories and the options: images in, outputs on the CPU out."""
-
-    def __init__(self, args: argparse.Namespace, device: torch.device):
-        self.args, self.device = args, device
-        self.model, self.categories = load_detector(weights_or_newest(args.weights), device)
-        self.model.roi_heads.score_thresh = args.score_thresh  # masks are computed and pasted for kept boxes only
-        optimize(self.model)
-
-    @property
-    def class_names(self) -> list[str]:
-        return self.categories.names
-
-    def __call__(self, images: list[np.ndarray]) -> list[dict[str, torch.Tensor]]:
-        tensors = [image_to_tensor(image).to(self.device) for image in images]
-        with torch.inference_mode(), fast_mode(self.device, self.args.fast_mode):
-            if self.args.tile is not None:
-                return [predict_tiled(self.model, tensor, self.args.tile, self.args.tile_overlap,
-                                      batch_size=self.args.batch_size) for tensor in tensors]
-            return [{k: v.cpu() for k, v in output.items()} for output in self.model(tensors)]
 
 
 def predict_images(predictor: Predictor, paths: list[str], names: list[str], args: argparse.Namespace,
@@ -273,12 +217,12 @@ def predict_video(predictor: Predictor, path: str, name: str, args: argparse.Nam
                 if index % args.every == 0:
                     batch.append((index, frame))
                 if len(batch) == args.batch_size:
-                    instances += _video_batch(predictor, batch, info.fps, records_file, writer)
+                    instances += _video_batch(predictor, batch, info.fps, records_file, writer, args.mask_format)
                     processed += len(batch)
                     bar.update(len(batch))
                     batch = []
             if batch:
-                instances += _video_batch(predictor, batch, info.fps, records_file, writer)
+                instances += _video_batch(predictor, batch, info.fps, records_file, writer, args.mask_format)
                 processed += len(batch)
                 bar.update(len(batch))
     finally:
@@ -293,16 +237,28 @@ def predict_video(predictor: Predictor, path: str, name: str, args: argparse.Nam
 
 
 def _video_batch(predictor: Predictor, batch: list[tuple[int, np.ndarray]], fps: float, records_file,
-                 writer: Optional[VideoWriter]) -> int:
+                 writer: Optional[VideoWriter], mask_format: str) -> int:
     outputs = predictor([frame for _, frame in batch])
     count = 0
     for (index, frame), output in zip(batch, outputs):
-        records = instance_records(output, predictor.categories, predictor.args.mask_format)
+        records = instance_records(output, predictor.categories, mask_format)
         records_file.write(json.dumps({"frame": index, "time": round(index / fps, 3), "instances": records}) + "\n")
         if writer is not None:
             writer.write(draw_prediction(frame, output, predictor.class_names, 0.0))
         count += len(records)
     return count
+
+
+def open_tool_predictor(args: argparse.Namespace) -> Predictor:
+    """The library's predictor for the options; its errors in the options' words."""
+    if is_onnx(args.weights):
+        try:
+            return OnnxPredictor(args.weights, args.score_thresh)
+        except ScoreThreshBelowExport as error:
+            raise UsageError(f"--score-thresh {error.requested}: {error.path} was exported with score > "
+                             f"{error.exported} baked in; export again with --score-thresh {error.requested}") from None
+    return TorchPredictor(weights_or_newest(args.weights), args.device, args.score_thresh, fast=args.fast_mode,
+                          tile=args.tile, tile_overlap=args.tile_overlap, batch_size=args.batch_size)
 
 
 def main(argv: Optional[list[str]] = None) -> int:
@@ -320,7 +276,7 @@ def main(argv: Optional[list[str]] = None) -> int:
             raise UsageError(f"--coco-results: {missing[0]} {where} ({len(missing)} such images)")
     for line in errors:
         print(f"error: {line}", file=sys.stderr)
-    predictor = OnnxPredictor(args) if is_onnx(args.weights) else Predictor(args, torch.device(args.device))
+    predictor = open_tool_predictor(args)
     os.makedirs(args.out, exist_ok=True)
     names = output_names(paths)
     name_of = dict(zip(paths, names))

@@ -15,10 +15,11 @@ from pycocotools import mask as coco_mask
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
+from ..roi_heads.mask_paste import MASK_THRESHOLD
+
 #: The 12 numbers of COCOeval.summarize(), in its order.
 STAT_NAMES = ("AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm", "ARl")
 IOU_TYPES = ("bbox", "segm")
-MASK_THRESHOLD = 0.5
 
 
 def prediction_to_results(image_id: int, prediction: dict[str, Any], category_ids: Optional[Sequence[int]] = None

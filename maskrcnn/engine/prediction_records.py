@@ -14,7 +14,7 @@ from torch import Tensor
 
 from dataset import load_coco, mask_to_polygons, mask_to_rle
 from dataset.categories import Categories
-from maskrcnn.engine.coco_evaluation import MASK_THRESHOLD
+from maskrcnn.roi_heads.mask_paste import MASK_THRESHOLD
 
 MASK_FORMATS = ("rle", "polygon")
 

@@ -13,6 +13,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+#: Pasted masks are probabilities; a pixel belongs to the object above this (COCO evaluation, drawing, tiling).
+MASK_THRESHOLD = 0.5
+
 
 def expand_boxes(boxes: Tensor, scale: float) -> Tensor:
     """Scales xyxy boxes by ``scale`` about their centres."""
