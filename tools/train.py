@@ -33,6 +33,7 @@ from maskrcnn.engine import (
     primary_ap,
     warmup_multistep_lr,
 )
+from maskrcnn.engine.recipes import RECIPES
 from transforms import POLICIES, SIZED_BY_AUGMENTATION, augmented_dataset, eval_transforms, train_transforms
 
 from _common import (
@@ -50,56 +51,6 @@ from _common import (
 
 #: The losses a Mask R-CNN computes; ``--loss-weights`` takes them with or without the ``loss_`` prefix.
 LOSS_NAMES = ("loss_classifier", "loss_box_reg", "loss_mask", "loss_objectness", "loss_rpn_box_reg")
-
-#: Defaults by recipe. coco2017 is torchvision's reference Mask R-CNN recipe (26 epochs, 37.9 box / 34.6 mask AP
-#: with an ImageNet backbone); shapes trains a small model from scratch in minutes on a CPU. A user's own data trains
-#: with "scratch" (the shapes recipe, with the data's classes) or, given --weights, "finetune".
-RECIPES: dict[str, dict[str, Any]] = {
-    "coco2017": dict(backbone="resnet50", epochs=26, batch_size=2, lr=0.02, lr_batch=16, optimizer="sgd",
-                     weight_decay=1e-4, milestones=[16, 22], warmup_iters=1000, warmup_factor=1e-3,
-                     augment="hflip", min_size=800, max_size=1333, rpn_train=(2000, 2000), rpn_test=(1000, 1000),
-                     rois_per_image=512, detections=100, widths=(256, 1024, 256), workers=4, save_every=1000,
-                     eval_every=1),
-    # ResNet-18 at 128 px with narrower heads (FPN 128, box MLP 256, mask convs 64 wide instead of 256/1024/256):
-    # the shapes are simple and 28-64 px, and on 2 cores the heads, not the backbone, cost most of a step at full
-    # width. Once the proposals are good, each image has 16 positive RoIs, and the mask head's four 3x3 convs on them
-    # are the largest cost of a step: 64 wide rather than 128, a step takes ~0.3 s instead of ~0.4 s on 2 cores,
-    # so eight epochs (1600 steps) and four evaluations (every second epoch, ~8 s each) fit in about nine minutes.
-    # Fewer proposals and RoIs than COCO's (few objects per image). The last epoch at a tenth of the learning rate.
-    # The README gives the mask AP over seeds.
-    "shapes": dict(backbone="resnet18", epochs=8, batch_size=2, lr=1e-3, lr_batch=None, optimizer="adamw",
-                   weight_decay=1e-4, milestones=[7], warmup_iters=50, warmup_factor=0.01,
-                   augment="hflip", min_size=128, max_size=192, rpn_train=(600, 300), rpn_test=(300, 150),
-                   rois_per_image=64, detections=25, widths=(128, 256, 64), workers=1, save_every=0,
-                   eval_every=2),
-    # torchvision's fine-tuning tutorial (Mask R-CNN from the COCO file on PennFudan): SGD lr 0.005, momentum 0.9,
-    # weight decay 5e-4, batch 2, lr x0.1 every 3 epochs, a warm-up within the first epoch, horizontal flips, and the
-    # COCO model's sizes (800 / 1333, full-width heads, all of the file's weights but the class-specific layers).
-    # 10 epochs: the tutorial's first version; its current one trains 2 to stay short, too few for most datasets.
-    "finetune": dict(backbone="resnet50", epochs=10, batch_size=2, lr=0.005, lr_batch=None, optimizer="sgd",
-                     weight_decay=5e-4, milestones=[3, 6, 9], warmup_iters=1000, warmup_factor=1e-3,
-                     augment="hflip", min_size=800, max_size=1333, rpn_train=(2000, 2000), rpn_test=(1000, 1000),
-                     rois_per_image=512, detections=100, widths=(256, 1024, 256), workers=2, save_every=0,
-                     eval_every=1),
-}
-# torchvision's v2 recipe (pytorch/vision#5773: 47.4 box / 41.8 mask AP): 400 epochs from scratch-initialised heads
-# on an ImageNet backbone, LSJ at 1024 px, SGD lr 0.1 for a total batch of 64 (32 GPUs x 2; scaled linearly here),
-# x0.1 at epochs 352 and 384, weight decay 4e-5, SyncBN. Taken as is; the warm-up is torchvision's detection
-# default (1000 steps in the first epoch).
-RECIPES["coco2017-v2"] = dict(RECIPES["coco2017"], epochs=400, lr=0.1, lr_batch=64, weight_decay=4e-5,
-                              milestones=[352, 384], augment="lsj", sync_bn=True)
-RECIPES["scratch"] = RECIPES["shapes"]
-RECIPE_DESCRIPTIONS = {
-    "coco2017": "torchvision's COCO recipe",
-    "coco2017-v2": "torchvision's v2 COCO recipe (400 epochs, LSJ, SGD lr 0.1 per 64 images, weight decay 4e-5, "
-                   "SyncBN on GPUs)",
-    "shapes": "the built-in set's CPU recipe",
-    "scratch": "from scratch: the built-in set's CPU recipe with this data's classes (ResNet-18-FPN at 128 px, "
-               "narrow heads, AdamW; --min-size and --backbone for larger or harder objects)",
-    "finetune": "fine-tuning --weights: torchvision's fine-tuning tutorial (SGD lr 0.005, momentum 0.9, weight "
-                "decay 5e-4, lr x0.1 every 3 epochs, batch 2, 800 px)",
-}
-
 
 def build_parser() -> argparse.ArgumentParser:
     parser = make_parser(__doc__)
@@ -166,10 +117,10 @@ def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
     for name in ("backbone", "epochs", "batch_size", "augment", "min_size", "max_size", "workers", "save_every",
                  "eval_every"):
         if getattr(args, name) is None:
-            setattr(args, name, recipe[name])
+            setattr(args, name, getattr(recipe, name))
     if args.lr is None:
-        total_batch = args.batch_size * max(distributed.world_size(), int(os.environ.get("WORLD_SIZE", 1)))
-        args.lr = recipe["lr"] * (total_batch / recipe["lr_batch"] if recipe["lr_batch"] else 1.0)
+        args.lr = recipe.learning_rate(args.batch_size * max(distributed.world_size(),
+                                                             int(os.environ.get("WORLD_SIZE", 1))))
     for name in ("epochs", "batch_size", "eval_every"):
         if getattr(args, name) < 1:
             raise UsageError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}")
@@ -183,7 +134,7 @@ def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
 def use_sync_bn(args: argparse.Namespace, device: torch.device, main_process: bool) -> bool:
     """SyncBN where the recipe or --sync-bn asks for it and it can run: several processes, on CUDA (PyTorch's
     SyncBatchNorm synchronises GPU tensors only)."""
-    asked = args.sync_bn if args.sync_bn is not None else RECIPES[args.recipe].get("sync_bn", False)
+    asked = args.sync_bn if args.sync_bn is not None else RECIPES[args.recipe].sync_bn
     if not asked or not distributed.is_distributed():
         return False
     if device.type != "cuda":
@@ -229,9 +180,9 @@ def saved_args(args: argparse.Namespace) -> dict[str, Any]:
 def make_optimizer(args: argparse.Namespace, model: torch.nn.Module) -> torch.optim.Optimizer:
     recipe = RECIPES[args.recipe]
     params = [p for p in model.parameters() if p.requires_grad]
-    if recipe["optimizer"] == "sgd":
-        return torch.optim.SGD(params, lr=args.lr, momentum=0.9, weight_decay=recipe["weight_decay"])
-    return torch.optim.AdamW(params, lr=args.lr, weight_decay=recipe["weight_decay"])
+    if recipe.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=args.lr, momentum=0.9, weight_decay=recipe.weight_decay)
+    return torch.optim.AdamW(params, lr=args.lr, weight_decay=recipe.weight_decay)
 
 
 def tensorboard_preview(writer, class_names):
@@ -266,15 +217,8 @@ def main(argv: Optional[list[str]] = None) -> int:
         model = build_model(config)
         load_state_dict_into(model, args.checkpoint["model"], args.resume)
     else:
-        config = ModelConfig(num_classes=train_set.num_classes, backbone=args.backbone, version=args.model,
-                             skip_resize=args.augment in SIZED_BY_AUGMENTATION, min_size=args.min_size,
-                             max_size=args.max_size, rpn_pre_nms_top_n_train=recipe["rpn_train"][0],
-                             rpn_post_nms_top_n_train=recipe["rpn_train"][1],
-                             rpn_pre_nms_top_n_test=recipe["rpn_test"][0],
-                             rpn_post_nms_top_n_test=recipe["rpn_test"][1],
-                             box_batch_size_per_image=recipe["rois_per_image"],
-                             box_detections_per_img=recipe["detections"], fpn_channels=recipe["widths"][0],
-                             box_representation_size=recipe["widths"][1], mask_head_channels=recipe["widths"][2])
+        config = recipe.model_config(train_set.num_classes, args.backbone, args.model, args.min_size, args.max_size,
+                                     skip_resize=args.augment in SIZED_BY_AUGMENTATION)
         model = build_model(config, args.weights, args.weights_backbone)
     model.loss_weights = args.loss_weight_values
     maskrcnn.optimize(model)  # the fast form: same parameters and state_dict, fused arithmetic
@@ -288,14 +232,14 @@ def main(argv: Optional[list[str]] = None) -> int:
     optimizer = make_optimizer(args, model)
     per_epoch = iterations_per_epoch(len(train_set), args.batch_size)
     # the warm-up ends within the first epoch (torchvision's tutorial does so too): a small dataset has short epochs
-    scheduler = warmup_multistep_lr(optimizer, per_epoch, recipe["milestones"],
-                                    warmup_iters=min(recipe["warmup_iters"], max(1, per_epoch - 1)),
-                                    warmup_factor=recipe["warmup_factor"])
+    scheduler = warmup_multistep_lr(optimizer, per_epoch, list(recipe.milestones),
+                                    warmup_iters=min(recipe.warmup_iters, max(1, per_epoch - 1)),
+                                    warmup_factor=recipe.warmup_factor)
     writer = None
     if main_process:
         from torch.utils.tensorboard import SummaryWriter
         writer = SummaryWriter(os.path.join(args.output, "logs"))
-        print(f"recipe: {RECIPE_DESCRIPTIONS[args.recipe]}")
+        print(f"recipe: {recipe.description}")
         print(f"training on {len(train_set)} {data_name(args)} images ({train_set.categories.num_categories} "
               f"classes), {config.backbone}-FPN at {config.min_size} px, {args.epochs} epochs, batch "
               f"{args.batch_size} x {distributed.world_size()}, lr {args.lr:g}, device {device}")
