@@ -3,7 +3,7 @@
     python tools/make_labelme_example.py datasets/labelme-shapes --num 300
 
 Writes <out>/images/*.jpg and <out>/labels/*.json (LabelMe 5 format: polygon shapes for whole objects, mask shapes
-for occluded ones), as a LabelMe user's folder looks. Then follow the README's "Train on your own data".
+for occluded ones), as a LabelMe user's folder looks. Then follow "Train on your own data" in docs/data.md.
 """
 from __future__ import annotations
 

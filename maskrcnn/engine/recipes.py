@@ -69,7 +69,7 @@ COCO = Recipe(
 # the proposals are good, each image has 16 positive RoIs, and the mask head's four 3x3 convs on them are the largest
 # cost of a step: 64 wide rather than 128, a step takes ~0.3 s instead of ~0.4 s on 2 cores, so eight epochs (1600
 # steps) and four evaluations (every second epoch, ~8 s each) fit in about nine minutes. Fewer proposals and RoIs
-# than COCO's (few objects per image). The last epoch at a tenth of the learning rate. The README gives the mask AP
+# than COCO's (few objects per image). The last epoch at a tenth of the learning rate. docs/tools.md gives the mask AP
 # over seeds.
 SHAPES = Recipe(
     description="the built-in set's CPU recipe", backbone="resnet18", epochs=8, batch_size=2, lr=1e-3, lr_batch=None,
