@@ -24,7 +24,7 @@ setup(
     ],
     extras_require={
         "dev": ["pytest"],
-        # tools/export.py (ONNX files) and predict.py --weights model.onnx (onnxruntime); see maskrcnn/export.py
+        # tools/export.py (ONNX files) and predict.py --weights model.onnx (onnxruntime); see maskrcnn/export/
         "export": ["onnx>=1.16", "onnxruntime>=1.18"],
         # .ci/run lints with it before the tests (ruff.toml)
         "lint": ["ruff>=0.6"],

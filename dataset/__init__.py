@@ -2,14 +2,14 @@
 generator of the built-in dataset.
 """
 from .coco import (
-                   COCO_DOWNLOAD_HINT,
-                   AnnotationReport,
-                   CocoInstanceDataset,
-                   class_names_of,
-                   coco2017_paths,
-                   load_coco,
-                   read_json,
-                   write_json_atomically,
+    COCO_DOWNLOAD_HINT,
+    AnnotationReport,
+    CocoInstanceDataset,
+    class_names_of,
+    coco2017_paths,
+    load_coco,
+    read_json,
+    write_json_atomically,
 )
 from .coco_masks import mask_to_polygons, mask_to_rle, segmentation_to_mask, segmentation_to_rle
 from .collate import collate_fn

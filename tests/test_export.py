@@ -20,12 +20,12 @@ from maskrcnn.export import (
     OUTPUT_NAMES,
     DetectorForExport,
     ExportError,
+    OnnxDetector,
+    agreement,
     check_opset,
     export_onnx,
     read_metadata,
 )
-from maskrcnn.export_check import agreement
-from maskrcnn.onnx_detector import OnnxDetector
 
 from tests.model_fixtures import QUICK, photo_like_images, random_images, spread_score_checkpoint, targets_for
 from tests.tool_runner import refused, tool

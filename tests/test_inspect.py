@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 import maskrcnn
-from maskrcnn.anchor_coverage import anchor_coverage, input_anchors
+from maskrcnn.analysis.anchor_coverage import anchor_coverage, input_anchors
 from maskrcnn.faster_rcnn import default_anchor_generator
 
 from tests.model_fixtures import random_images

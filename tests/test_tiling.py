@@ -1,4 +1,4 @@
-"""Tiled prediction (maskrcnn.tiling): windows, the model's resize at scale 1, and merging by mask IoU.
+"""Tiled prediction (maskrcnn.engine.tiling): windows, the model's resize at scale 1, and merging by mask IoU.
 
 The detection tests use a stand-in detector with a real resolution limit: it runs the model's own transform (our
 GeneralizedRCNNTransform: resize to min_size, normalise) and finds bright blobs in what the backbone would see,
@@ -17,8 +17,8 @@ from torch import nn
 
 from dataset.shapes import CATEGORIES, polygon_mask, shape_polygon
 from maskrcnn import GeneralizedRCNNTransform
+from maskrcnn.engine.tiling import Piece, merge_pieces, native_resolution, predict_tiled, tile_windows
 from maskrcnn.testing import pretrained_like_pair
-from maskrcnn.tiling import Piece, merge_pieces, native_resolution, predict_tiled, tile_windows
 
 MIN_SIDE = 12  # px across in the resized image, below which the stand-in detector misses a blob
 COLOURS = {1: (1.0, 0.2, 0.2), 2: (0.2, 1.0, 0.2), 3: (0.2, 0.4, 1.0), 4: (1.0, 1.0, 0.2)}  # label -> RGB

@@ -19,9 +19,7 @@ import torch
 from dataset import image_to_tensor, read_rgb
 from maskrcnn import optimize, testing
 from maskrcnn.engine import load_detector
-from maskrcnn.export import export_onnx
-from maskrcnn.export_check import agreement
-from maskrcnn.onnx_detector import OnnxDetector
+from maskrcnn.export import OnnxDetector, agreement, export_onnx
 
 from _model_benchmark import machine_description
 from _predict_benchmark import write_photos

@@ -1,5 +1,5 @@
 """``benchmark.py tiling``: a trained model on a large mosaic of validation images, whole (resized to the model's
-size) and tiled (maskrcnn.tiling, windows at the mosaic's own resolution), against the mosaic's ground truth.
+size) and tiled (maskrcnn.engine.tiling, windows at the mosaic's own resolution), against the mosaic's ground truth.
 
 Every ground-truth object is matched to the detections of its class that cover it with mask IoU >= 0.5: found once,
 found more than once (a duplicate), or missed; detections that match nothing are counted too.
@@ -15,8 +15,8 @@ import torch
 
 from dataset import coco2017_paths, ensure_shapes_dataset, image_to_tensor, load_coco, read_rgb, segmentation_to_mask
 from maskrcnn.engine import load_detector
+from maskrcnn.engine.tiling import predict_tiled
 from maskrcnn.roi_heads.mask_paste import MASK_THRESHOLD
-from maskrcnn.tiling import predict_tiled
 
 from _common import weights_or_newest
 from _model_benchmark import machine_description

@@ -16,7 +16,7 @@ from typing import Optional
 import torch
 
 from dataset.check import check_coco
-from maskrcnn.anchor_coverage import SIZE_RANGES, anchor_coverage
+from maskrcnn.analysis.anchor_coverage import SIZE_RANGES, anchor_coverage
 
 from _common import SPLITS, UsageError, add_data_arguments, data_name, make_parser, run, split_paths
 

@@ -24,9 +24,8 @@ import torch
 from dataset import DatasetError, image_to_tensor, read_rgb
 from maskrcnn.engine import load_detector
 from maskrcnn.engine.loading import published_weights
-from maskrcnn.export import DEFAULT_OPSET, ExportError, check_opset, export_onnx, require_onnx
-from maskrcnn.export_check import agreement
-from maskrcnn.onnx_detector import OnnxDetector, require_onnxruntime
+from maskrcnn.export import DEFAULT_OPSET, ExportError, agreement, check_opset, export_onnx, require_onnx
+from maskrcnn.export.onnx_runtime import OnnxDetector, require_onnxruntime
 
 from _common import WEIGHTS_HELP, UsageError, make_parser, run, weights_or_newest
 

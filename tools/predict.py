@@ -15,7 +15,7 @@ Videos (anything OpenCV reads: .mp4, .avi, .mov, ...): <out>/<name>.mp4, annotat
 same frame rate (divided by --every), and <out>/<name>.jsonl, one {"frame", "time", "instances"} record per
 processed frame. --coco-results FILE also writes one COCO results file for all images, for eval.py --results.
 --tile SIZE predicts large images from overlapping SIZE px windows at their own resolution, and merges objects cut
-by a window's border by mask IoU (see maskrcnn/tiling.py).
+by a window's border by mask IoU (see maskrcnn/engine/tiling.py).
 
 --score-thresh is the model's own box_score_thresh: only instances scoring that much get a mask. (COCO evaluation
 wants the model's default, 0.05: pass --score-thresh 0.05 with --coco-results.)

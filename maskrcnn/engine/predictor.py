@@ -22,8 +22,8 @@ from ..checkpoint import CheckpointError
 from ..export import ExportError
 from ..ops.precision import fast_mode
 from ..optimized import optimize
-from ..tiling import predict_tiled
 from .loading import load_detector
+from .tiling import predict_tiled
 
 Outputs = list[dict[str, Tensor]]
 
@@ -53,7 +53,7 @@ class Predictor:
 class TorchPredictor(Predictor):
     """A PyTorch detector in its fast form. ``weights``: anything :func:`load_detector` reads. ``score_thresh``
     becomes the model's box threshold (masks are pasted for kept boxes only); ``tile`` (pixels) runs large images
-    window by window at their own resolution (:func:`maskrcnn.tiling.predict_tiled`), ``batch_size`` windows at a
+    window by window at their own resolution (:func:`maskrcnn.engine.tiling.predict_tiled`), ``batch_size`` windows at a
     time; ``fast_mode``: :func:`maskrcnn.fast_mode`."""
 
     def __init__(self, weights: Union[str, os.PathLike, WeightsEnum], device: Union[str, torch.device] = "cpu",
@@ -75,12 +75,12 @@ class TorchPredictor(Predictor):
 
 
 class OnnxPredictor(Predictor):
-    """An exported ``.onnx`` file run by onnxruntime (:class:`maskrcnn.onnx_detector.OnnxDetector`), with the same
+    """An exported ``.onnx`` file run by onnxruntime (:class:`maskrcnn.export.OnnxDetector`), with the same
     outputs as the PyTorch model; ``score_thresh`` may only raise the threshold baked in at export."""
 
     def __init__(self, path: Union[str, os.PathLike], score_thresh: float = 0.05,
                  threads: Optional[int] = None) -> None:
-        from ..onnx_detector import OnnxDetector  # onnxruntime is an optional package: imported when used
+        from ..export import OnnxDetector
 
         path = os.fspath(path)
         if not os.path.isfile(path):

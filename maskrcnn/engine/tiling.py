@@ -24,7 +24,7 @@ from typing import Iterator, Optional
 import torch
 from torch import Tensor, nn
 
-from .roi_heads.mask_paste import MASK_THRESHOLD  # a piece's mask is cut where COCO evaluation cuts masks
+from ..roi_heads.mask_paste import MASK_THRESHOLD  # a piece's mask is cut where COCO evaluation cuts masks
 
 
 def tile_starts(length: int, tile: int, overlap: int) -> list[int]:

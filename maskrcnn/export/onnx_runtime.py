@@ -2,7 +2,7 @@
 
 ``OnnxDetector("model.onnx")([image, ...])`` gives one ``{"boxes", "labels", "scores"[, "masks"]}`` dict of tensors
 per image, as ``model.eval()([image, ...])`` does. A one-image graph runs once per image; a batch graph
-(:mod:`maskrcnn.onnx_batch`) once per run of consecutive images of equal size.
+(:mod:`maskrcnn.export.batch_graph`) once per run of consecutive images of equal size.
 """
 import os
 from typing import Optional, Union
@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .export import BATCH_INDEX, ExportError, decode_metadata
+from .exporter import BATCH_INDEX, ExportError, decode_metadata
 
 
 def require_onnxruntime():

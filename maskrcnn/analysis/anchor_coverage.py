@@ -16,10 +16,10 @@ from typing import Optional, Sequence
 import torch
 from torch import Tensor
 
-from .faster_rcnn import default_anchor_generator
-from .image_list import ImageList
-from .ops.boxes import box_area, box_iou
-from .rpn.anchor_generator import AnchorGenerator
+from ..faster_rcnn import default_anchor_generator
+from ..image_list import ImageList
+from ..ops.boxes import box_area, box_iou
+from ..rpn.anchor_generator import AnchorGenerator
 
 SIZE_RANGES = (("small", 0.0, 32.0 ** 2), ("medium", 32.0 ** 2, 96.0 ** 2), ("large", 96.0 ** 2, math.inf))
 #: Feature strides of a ResNet-FPN's levels "0".."3"; the "pool" level halves the last one again.

@@ -21,8 +21,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .ops.boxes import clip_boxes_to_image
-from .ops.precision import to_float32
+from ..ops.boxes import clip_boxes_to_image
+from ..ops.precision import to_float32
 
 
 @dataclass

@@ -12,7 +12,7 @@ Contract (torchvision's):
 * outputs ``boxes [N, 4]`` (xyxy, input pixels), ``labels [N]`` int64, ``scores [N]`` and, for Mask R-CNN,
   ``masks [N, 1, H, W]`` probabilities in [0, 1]; N may be 0.
 
-``batch=True`` writes the batch form instead (:mod:`maskrcnn.onnx_batch`): ``images [B, 3, H, W]`` of equal-size
+``batch=True`` writes the batch form instead (:mod:`maskrcnn.export.batch_graph`): ``images [B, 3, H, W]`` of equal-size
 images in, the same outputs over the whole batch plus ``batch_index [N]`` out.
 
 The model's settings at export time (``score_thresh``, ``min_size``, ``max_size``, ...) are baked into the graph;
@@ -27,7 +27,7 @@ from typing import Optional, Union
 import torch
 from torch import Tensor, nn
 
-from .optimized.step import deoptimize, optimized_modules
+from ..optimized.step import deoptimize, optimized_modules
 
 #: The graph needs ONNX ``RoiAlign`` with ``coordinate_transformation_mode`` and ``ScatterElements`` with
 #: ``reduction="add"`` (the mask paste): opset 16.
@@ -125,7 +125,7 @@ def export_onnx(detector: nn.Module, path: Union[str, os.PathLike], *, opset: in
                           dynamic_axes=axes, opset_version=opset, dynamo=False)
     model = onnx.load(temporary)
     if batch:
-        from .onnx_batch import loop_over_batch  # needs onnx, an optional package: imported when used
+        from .batch_graph import loop_over_batch  # needs onnx, an optional package: imported when used
 
         model = loop_over_batch(model, BATCH_INDEX)
     for key, value in export_metadata(detector, categories, batch).items():

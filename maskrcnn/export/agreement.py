@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from .testing import match_detections
+from ..testing import match_detections
 
 #: A reproduced detection's box must overlap the reference's more than this.
 REPRODUCED_IOU = 0.99
