@@ -20,12 +20,12 @@ import torchvision.ops
 
 import maskrcnn
 
-from _export_benchmark import add_export_arguments, run_export
-from _mobilenet_benchmark import add_mobilenet_arguments, run_mobilenet
-from _model_benchmark import add_model_arguments, run_model
-from _predict_benchmark import add_predict_arguments, run_predict
-from _tiling_benchmark import add_tiling_arguments, run_tiling
-from _timing import median_ms
+from benchmarks.export import add_export_arguments, run_export
+from benchmarks.mobilenet import add_mobilenet_arguments, run_mobilenet
+from benchmarks.model import add_model_arguments, run_model
+from benchmarks.predict import add_predict_arguments, run_predict
+from benchmarks.tiling import add_tiling_arguments, run_tiling
+from benchmarks.timing import median_ms
 
 
 def detector_like_boxes(n: int, generator: torch.Generator, objects: int = 30, image: float = 1066.0) -> torch.Tensor:

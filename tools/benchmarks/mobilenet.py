@@ -21,8 +21,8 @@ from torchvision.models import detection as tvd
 import maskrcnn
 from maskrcnn.testing import CLASSIFIER_SCALE, match_detections, randomise_batch_norm, randomise_frozen_batch_norm
 
-from _model_benchmark import machine_description, photo
-from _timing import interleaved_median_ms
+from benchmarks.model import machine_description, photo
+from benchmarks.timing import interleaved_median_ms
 
 
 def trained_like(model: nn.Module, seed: int = 0) -> nn.Module:

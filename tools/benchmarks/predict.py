@@ -29,7 +29,7 @@ from torch import nn
 from dataset import image_to_tensor, mask_to_rle, read_rgb
 from maskrcnn import optimize, testing
 
-from _model_benchmark import machine_description
+from benchmarks.model import machine_description
 
 PHOTO_SIZE = (480, 640)  # h, w: a typical photo; the model resizes it to 800 x 1066
 

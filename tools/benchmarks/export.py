@@ -21,9 +21,9 @@ from maskrcnn import optimize, testing
 from maskrcnn.engine import load_detector
 from maskrcnn.export import OnnxDetector, agreement, export_onnx
 
-from _model_benchmark import machine_description
-from _predict_benchmark import write_photos
-from _timing import median_ms
+from benchmarks.model import machine_description
+from benchmarks.predict import write_photos
+from benchmarks.timing import median_ms
 
 #: (h, w) of the compared photos: COCO's most common shapes, landscape and portrait.
 PHOTO_SIZES = [(427, 640), (640, 480), (375, 500)]

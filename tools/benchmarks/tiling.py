@@ -19,7 +19,7 @@ from maskrcnn.engine.tiling import predict_tiled
 from maskrcnn.roi_heads.mask_paste import MASK_THRESHOLD
 
 from _common import weights_or_newest
-from _model_benchmark import machine_description
+from benchmarks.model import machine_description
 
 
 def build_mosaic(root: str, rows: int, cols: int) -> tuple[np.ndarray, list[tuple[int, np.ndarray]]]:
