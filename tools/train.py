@@ -93,12 +93,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def options_given(parser: argparse.ArgumentParser, argv: Optional[list[str]]) -> set[str]:
+    """The options the command line sets, by destination (one given with its default value counts): parsed again
+    into a namespace whose every option starts at a marker, which argparse leaves where nothing was given."""
+    unset = object()
+    probe = argparse.Namespace(**{dest: unset for dest in vars(parser.parse_args([]))})
+    parser.parse_args(argv, namespace=probe)
+    return {dest for dest, value in vars(probe).items() if value is not unset}
+
+
 def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
     """Command line over recipe defaults; with --resume, over the resumed run's own settings."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    given = {word.split("=", 1)[0] for word in (argv if argv is not None else sys.argv[1:])}
-    explicit = {action.dest for action in parser._actions if given & set(action.option_strings)}
+    explicit = options_given(parser, argv)
     if args.resume:
         path = (os.path.join(args.output, "checkpoints", "last.pth") if args.resume == "auto" else args.resume)
         try:
