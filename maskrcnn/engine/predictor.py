@@ -19,7 +19,7 @@ from dataset import image_to_tensor
 from dataset.categories import Categories
 
 from ..checkpoint import CheckpointError
-from ..export import ExportError
+from ..export import ExportError, OnnxDetector
 from ..ops.precision import fast_mode
 from ..optimized import optimize
 from .loading import load_detector
@@ -80,8 +80,6 @@ class OnnxPredictor(Predictor):
 
     def __init__(self, path: Union[str, os.PathLike], score_thresh: float = 0.05,
                  threads: Optional[int] = None) -> None:
-        from ..export import OnnxDetector
-
         path = os.fspath(path)
         if not os.path.isfile(path):
             raise CheckpointError(f"weights file not found: {path}")
