@@ -8,7 +8,7 @@ from torch.utils.data import DataLoader
 
 import maskrcnn
 from dataset import CocoInstanceDataset, ShapesConfig, coco2017_paths, collate_fn, generate_shapes_dataset
-from maskrcnn.engine import Trainer, TrainerHook, eval_loader
+from maskrcnn.engine import TrainConfig, Trainer, TrainerHook, eval_loader
 from transforms import eval_transforms
 
 TINY = dict(backbone_name="resnet18", num_classes=5, min_size=64, max_size=96, fpn_channels=32,
@@ -35,8 +35,9 @@ def make_trainer(shapes, tmp_path, hooks=(), masks=True, epochs=1, with_val=Fals
     optimizer = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.01)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
     loader = DataLoader(train, batch_size=2, shuffle=False, collate_fn=collate_fn)
-    return Trainer(model, optimizer, scheduler, loader, eval_loader(val, 2, 0) if with_val else None,
-                   torch.device("cpu"), epochs=epochs, output=str(tmp_path), hooks=hooks, eval_every=eval_every)
+    config = TrainConfig(epochs=epochs, output=str(tmp_path), eval_every=eval_every)
+    return Trainer(model, optimizer, scheduler, loader, config, val_loader=eval_loader(val, 2, 0) if with_val else None,
+                   hooks=hooks)
 
 
 class GradientClipping(TrainerHook):

@@ -24,6 +24,7 @@ from maskrcnn.engine import (
     EpochSeededDataset,
     ModelConfig,
     NonFiniteLossError,
+    TrainConfig,
     Trainer,
     build_model,
     distributed,
@@ -254,16 +255,15 @@ def main(argv: Optional[list[str]] = None) -> int:
         if val_set is None:
             print("no validation split (--val-ann / --val-images, or annotations/instances_val*.json): training runs "
                   "without evaluation, and best.pth is not written")
-    trainer = Trainer(model, optimizer, scheduler, EpochSeededDataset(train_set, args.seed),
-                      eval_loader(val_set, args.batch_size, args.workers) if val_set is not None else None, device,
-                      epochs=args.epochs,
-                      batch_size=args.batch_size, seed=args.seed, workers=args.workers, output=args.output,
-                      fast_mode=args.fast_mode, save_every=args.save_every, eval_every=args.eval_every,
-                      writer=writer,
-                      preview=tensorboard_preview(writer, train_set.class_names) if writer else None,
-                      checkpoint_extras={"args": saved_args(args), "model_config": config.to_dict(),
-                                         "class_names": train_set.class_names,
-                                         "categories": train_set.categories.to_dict()})
+    train_config = TrainConfig(epochs=args.epochs, output=args.output, device=device, batch_size=args.batch_size,
+                               seed=args.seed, workers=args.workers, fast_mode=args.fast_mode,
+                               save_every=args.save_every, eval_every=args.eval_every,
+                               checkpoint_extras={"args": saved_args(args), "model_config": config.to_dict(),
+                                                  "class_names": train_set.class_names,
+                                                  "categories": train_set.categories.to_dict()})
+    trainer = Trainer(model, optimizer, scheduler, EpochSeededDataset(train_set, args.seed), train_config,
+                      val_loader=eval_loader(val_set, args.batch_size, args.workers) if val_set is not None else None,
+                      writer=writer, preview=tensorboard_preview(writer, train_set.class_names) if writer else None)
     if args.checkpoint is not None:
         trainer.resume_from(args.checkpoint)
         if main_process:

@@ -1,4 +1,4 @@
-"""The training loop: steps, logging, evaluation after each epoch, checkpoints, interruption and resumption.
+"""The training loop: steps, checkpoints, interruption and resumption; the rest is hooks.
 
 ``Trainer.fit()`` runs from wherever ``state`` says (a fresh run or a resumed checkpoint) to the last epoch:
 
@@ -8,10 +8,12 @@
 * Ctrl-C (SIGINT) or SIGTERM: the step in progress finishes, ``last.pth`` is written and ``fit`` returns
   ``"interrupted"``; a second Ctrl-C stops at once; a hook's ``trainer.request_stop()`` ends it the same way
   (``"stopped"``);
-* after each epoch: COCO evaluation and the validation losses (:func:`.inference.validation_losses`), then
-  ``last.pth``, ``epoch_NNN.pth`` and, when the AP improved (segm AP, or
-  bbox AP for a model without masks), ``best.pth``; ``last.pth`` also every ``save_every`` steps, so a killed run
-  loses at most that many.
+* after each epoch: the hooks' ``after_epoch`` (by default COCO evaluation and the validation losses), then
+  ``last.pth`` and ``epoch_NNN.pth``, then ``after_checkpoint`` (by default ``best.pth`` when the AP improved);
+  ``last.pth`` also every ``save_every`` steps, so a killed run loses at most that many.
+
+Progress bar, evaluation, best checkpoint and TensorBoard are default hooks (:mod:`.default_hooks`), installed by
+:meth:`Trainer.build_hooks`; a user can remove or replace each.
 
 The training data is an :class:`EpochSeededDataset` (batches planned per epoch from the seed: a resumed run repeats
 exactly) or any iterable of ``(images, targets)`` batches, such as a user's own ``DataLoader`` (its sampler's
@@ -27,21 +29,19 @@ import itertools
 import math
 import os
 import signal
-import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Optional, Sequence, Union
 
 import torch
 from torch import nn
 from torch.utils.data import DataLoader
-from tqdm import tqdm
 
 from ..ops.precision import fast_mode, fast_mode_dtype
 from . import distributed
 from .checkpointing import restore_rng_state, rng_state, save_atomically
 from .data_loading import EpochSeededDataset, plan_epoch, train_loader
+from .default_hooks import BestCheckpoint, Evaluation, ProgressBar, TensorBoardLogger
 from .hooks import TrainerHook
-from .inference import evaluate_on_coco, primary_ap, validation_losses
 
 
 class NonFiniteLossError(RuntimeError):
@@ -79,48 +79,79 @@ class StopRequest:
             signal.signal(sig, handler)
 
 
+@dataclass
+class TrainConfig:
+    """How to train: the length of the run, the batch plan of an ``EpochSeededDataset`` (``batch_size``, ``seed``,
+    ``workers``; a loader brings its own), where checkpoints go (``output``/checkpoints), how often (``save_every``
+    steps, 0 = at epoch ends only), and what the default hooks do (``eval_every`` epochs, ``log_every`` steps).
+    ``fast_mode`` runs forward passes in :func:`maskrcnn.fast_mode`. ``checkpoint_extras`` are stored in every
+    checkpoint (the tools keep the model's configuration and class names there)."""
+    epochs: int
+    output: str
+    device: Union[torch.device, str] = "cpu"
+    batch_size: int = 2
+    seed: int = 0
+    workers: int = 0
+    fast_mode: bool = False
+    save_every: int = 0
+    eval_every: int = 1
+    log_every: int = 20
+    checkpoint_extras: dict[str, Any] = field(default_factory=dict)
+
+
 class Trainer:
     """Trains ``model`` on ``train_data`` (see the module's docstring) with ``optimizer`` and a per-step
-    ``scheduler``; evaluates on ``val_loader`` (a loader over a ``CocoInstanceDataset``), if given, after every
-    ``eval_every``-th epoch and after the last one.
+    ``scheduler``, as ``config`` says.
 
-    ``batch_size``, ``seed`` and ``workers`` plan the batches of an ``EpochSeededDataset``; a loader brings its own.
-    ``fast_mode`` runs forward passes in :func:`maskrcnn.fast_mode`. ``hooks`` extend the loop (:class:`TrainerHook`).
+    The hooks are :meth:`build_hooks`' defaults (progress bar; evaluation on ``val_loader`` and ``best.pth``, if
+    it is given; TensorBoard, if ``writer`` is given, with ``preview`` drawing a few evaluated images) followed by
+    ``hooks``. ``trainer.hooks`` is a plain list: remove, reorder or replace any of them before ``fit``.
     """
 
     def __init__(self, model: nn.Module, optimizer: torch.optim.Optimizer,
                  scheduler: torch.optim.lr_scheduler.LRScheduler, train_data: Union[EpochSeededDataset, Iterable],
-                 val_loader: Optional[DataLoader], device: torch.device, *, epochs: int, output: str,
-                 batch_size: int = 2, seed: int = 0, workers: int = 0, fast_mode: bool = False,
-                 save_every: int = 0, checkpoint_extras: Optional[dict[str, Any]] = None, writer=None,
-                 preview: Optional[Callable[[list, int], None]] = None, log_every: int = 20,
-                 hooks: Sequence[TrainerHook] = (), eval_every: int = 1) -> None:
+                 config: TrainConfig, *, val_loader: Optional[DataLoader] = None, writer=None,
+                 preview: Optional[Callable[[list, int], None]] = None, hooks: Sequence[TrainerHook] = ()) -> None:
         self.model = model
         self.module = model.module if isinstance(model, nn.parallel.DistributedDataParallel) else model
         self.optimizer, self.scheduler = optimizer, scheduler
         self.train_data, self.val_loader = train_data, val_loader
-        self.device = device
-        self.epochs, self.batch_size, self.seed, self.workers = epochs, batch_size, seed, workers
-        self.checkpoint_dir = os.path.join(output, "checkpoints")
-        self.fast_mode = fast_mode
+        self.config = config
+        self.device = torch.device(config.device)
+        self.checkpoint_dir = os.path.join(config.output, "checkpoints")
         # fast mode on CUDA is float16, whose small range needs loss scaling; CPU bfloat16 does not
-        self.scaler = torch.amp.GradScaler("cuda", enabled=fast_mode and fast_mode_dtype(device) == torch.float16)
-        self.save_every = save_every
-        self.extras = checkpoint_extras or {}
-        self.writer = writer
-        self.preview = preview
-        self.log_every = log_every
-        self.eval_every = eval_every
-        self.hooks = list(hooks)
+        self.scaler = torch.amp.GradScaler(
+            "cuda", enabled=config.fast_mode and fast_mode_dtype(self.device) == torch.float16)
+        self.writer, self.preview = writer, preview
         self.state = TrainState()
         self.main = distributed.is_main_process()
         self.stop_requested = False
+        self.hooks: list[TrainerHook] = self.build_hooks() + list(hooks)
+
+    def build_hooks(self) -> list[TrainerHook]:
+        """The default hooks (:mod:`.default_hooks`); override to change them."""
+        hooks: list[TrainerHook] = [ProgressBar()]
+        if self.val_loader is not None:
+            hooks += [Evaluation(self.val_loader, self.config.eval_every,
+                                 keep_outputs=4 if self.preview is not None else 0), BestCheckpoint()]
+        if self.writer is not None:
+            hooks.append(TensorBoardLogger(self.writer, self.config.log_every, self.preview))
+        return hooks
+
+    def total_steps(self) -> Optional[int]:
+        """Optimizer steps in the whole run; None for a data iterable without a length."""
+        per_epoch = self._batches_per_epoch()
+        return per_epoch * self.config.epochs if per_epoch is not None else None
+
+    def learning_rate(self) -> float:
+        return self.optimizer.param_groups[0]["lr"]
 
     def request_stop(self) -> None:
         """End training after the current step (or evaluation), writing ``last.pth``; ``fit`` returns "stopped"."""
         self.stop_requested = True
 
-    def _call_hooks(self, point: str, *args) -> None:
+    def call_hooks(self, point: str, *args) -> None:
+        """Calls ``point`` (a :class:`TrainerHook` method name) on every hook, in order."""
         for hook in self.hooks:
             getattr(hook, point)(self, *args)
 
@@ -130,7 +161,7 @@ class Trainer:
                 "scheduler": self.scheduler.state_dict(), "scaler": self.scaler.state_dict(),
                 "epoch": self.state.epoch, "iteration": self.state.iteration,
                 "epoch_iteration": self.state.epoch_iteration, "best_ap": self.state.best_ap,
-                "metrics": self.state.metrics, "rng": rng_state(), **self.extras}
+                "metrics": self.state.metrics, "rng": rng_state(), **self.config.checkpoint_extras}
 
     def save(self, *names: str) -> None:
         if not self.main:
@@ -153,35 +184,32 @@ class Trainer:
     def fit(self) -> str:
         """Train to the last epoch: returns ``"done"``, ``"interrupted"`` (a signal) or ``"stopped"`` (a hook); a
         checkpoint was written in every case."""
-        per_epoch = self._batches_per_epoch()
-        total = per_epoch * self.epochs if per_epoch is not None else None
-        bar = tqdm(total=total, initial=min(self.state.iteration, total or self.state.iteration),
-                   disable=not self.main, dynamic_ncols=True, desc="train", unit="it")
+        self.call_hooks("before_train")
         try:
-            return self._run(bar)
+            return self._run()
         finally:
-            bar.close()  # ends the bar's line, so whatever is printed next starts a line of its own
+            self.call_hooks("after_train")
 
     def _batches_per_epoch(self) -> Optional[int]:
         if isinstance(self.train_data, EpochSeededDataset):
-            return len(plan_epoch(self.train_data, self.batch_size, 0, self.seed))
+            return len(plan_epoch(self.train_data, self.config.batch_size, 0, self.config.seed))
         return len(self.train_data) if hasattr(self.train_data, "__len__") else None
 
-    def _run(self, bar: tqdm) -> str:
+    def _run(self) -> str:
+        epochs = self.config.epochs
         with StopRequest() as stop:
-            while self.state.epoch < self.epochs:
+            while self.state.epoch < epochs:
                 epoch = self.state.epoch
-                if not self._train_epoch(self._epoch_batches(epoch), bar, stop):
+                if not self._train_epoch(self._epoch_batches(epoch), stop):
                     self.save("last.pth")
                     return "stopped" if self.stop_requested else "interrupted"
                 self.state.epoch, self.state.epoch_iteration = epoch + 1, 0
-                self._call_hooks("after_epoch", epoch)
-                due = (epoch + 1) % self.eval_every == 0 or epoch + 1 == self.epochs
-                improved = self._evaluate(epoch) if due else False
-                names = ["last.pth", f"epoch_{epoch + 1:03d}.pth"] + (["best.pth"] if improved else [])
-                self.save(*names)
+                self.call_hooks("after_epoch", epoch)
+                self.model.train()
+                self.save("last.pth", f"epoch_{epoch + 1:03d}.pth")
+                self.call_hooks("after_checkpoint", os.path.join(self.checkpoint_dir, "last.pth"))
                 if distributed.any_rank(stop.requested or self.stop_requested, self.device):
-                    if self.state.epoch >= self.epochs:
+                    if self.state.epoch >= epochs:
                         return "done"
                     return "stopped" if self.stop_requested else "interrupted"
         return "done"
@@ -189,14 +217,15 @@ class Trainer:
     def _epoch_batches(self, epoch: int) -> Iterable:
         """The rest of ``epoch``'s batches (those after ``state.epoch_iteration``)."""
         if isinstance(self.train_data, EpochSeededDataset):
-            batches = plan_epoch(self.train_data, self.batch_size, epoch, self.seed)
-            return train_loader(self.train_data, batches, epoch, self.workers, self.state.epoch_iteration)
+            config = self.config
+            batches = plan_epoch(self.train_data, config.batch_size, epoch, config.seed)
+            return train_loader(self.train_data, batches, epoch, config.workers, self.state.epoch_iteration)
         sampler = getattr(self.train_data, "sampler", None)
         if hasattr(sampler, "set_epoch"):
             sampler.set_epoch(epoch)
         return itertools.islice(self.train_data, self.state.epoch_iteration, None)
 
-    def _train_epoch(self, loader: Iterable, bar: tqdm, stop: StopRequest) -> bool:
+    def _train_epoch(self, loader: Iterable, stop: StopRequest) -> bool:
         """Steps through the rest of the epoch; False if a stop was requested before its end."""
         self.model.train()
         iterator = iter(loader)
@@ -214,9 +243,8 @@ class Trainer:
             losses = self._step(images, targets)
             self.state.iteration += 1
             self.state.epoch_iteration += 1
-            self._call_hooks("after_step", losses)
-            self._log(losses, bar)
-            if self.save_every and self.state.iteration % self.save_every == 0:
+            self.call_hooks("after_step", losses)
+            if self.config.save_every and self.state.iteration % self.config.save_every == 0:
                 self.save("last.pth")
 
     def _step(self, images: list, targets: list) -> dict[str, float]:
@@ -224,8 +252,8 @@ class Trainer:
         images = [image.to(device, non_blocking=True) for image in images]
         targets = [{k: v.to(device, non_blocking=True) if isinstance(v, torch.Tensor) else v for k, v in t.items()}
                    for t in targets]
-        self._call_hooks("before_step", images, targets)
-        with fast_mode(device, self.fast_mode):
+        self.call_hooks("before_step", images, targets)
+        with fast_mode(device, self.config.fast_mode):
             loss_dict = self.model(images, targets)
         loss = sum(loss_dict.values())
         reported = distributed.average_across_ranks({k: v.detach() for k, v in loss_dict.items()})
@@ -239,56 +267,9 @@ class Trainer:
         self.scaler.scale(loss).backward()
         if self.hooks:
             self.scaler.unscale_(self.optimizer)  # hooks see the true gradients (a no-op without loss scaling)
-            self._call_hooks("after_backward")
+            self.call_hooks("after_backward")
         self.scaler.step(self.optimizer)
         self.scaler.update()
         self.scheduler.step()
         values["loss"] = sum(values.values())
         return values
-
-    def _log(self, losses: dict[str, float], bar: tqdm) -> None:
-        if not self.main:
-            return
-        lr = self.optimizer.param_groups[0]["lr"]
-        bar.update(1)
-        mask = f"mask {losses['loss_mask']:.3f} " if "loss_mask" in losses else ""
-        bar.set_postfix_str(f"epoch {self.state.epoch + 1}/{self.epochs} loss {losses['loss']:.3f} {mask}"
-                            f"lr {lr:.2e}", refresh=False)
-        if self.writer is not None and (self.state.iteration % self.log_every == 0 or self.state.iteration == 1):
-            for name, value in losses.items():
-                self.writer.add_scalar(f"train/{name}", value, self.state.iteration)
-            self.writer.add_scalar("train/lr", lr, self.state.iteration)
-
-    def _evaluate(self, epoch: int) -> bool:
-        """COCO evaluation after ``epoch``; True when the AP (segm, or bbox without masks) is the best so far (rank
-        0 decides, all ranks agree)."""
-        if self.val_loader is None:
-            return False
-        started = time.perf_counter()
-        metrics, table, _, kept = evaluate_on_coco(self.module, self.val_loader, self.device,
-                                                   fast_mode=self.fast_mode,
-                                                   keep_outputs=4 if self.preview is not None else 0)
-        losses = validation_losses(self.module, self.val_loader, self.device, self.fast_mode, seed=self.seed)
-        improved = False
-        if self.main:
-            self.state.metrics = {**metrics, "losses": losses}
-            iou_type, ap = primary_ap(metrics)
-            improved = ap > self.state.best_ap
-            self.state.best_ap = max(self.state.best_ap, ap)
-            segm = f"  segm AP {ap:.3f}" if iou_type == "segm" else ""
-            tqdm.write(f"epoch {epoch + 1}: bbox AP {metrics['bbox']['AP']:.3f}{segm}  "
-                       f"(AP50 {metrics[iou_type]['AP50']:.3f})  val loss {losses['loss']:.3f}, evaluated in "
-                       f"{time.perf_counter() - started:.0f} s")
-            if self.writer is not None:
-                for iou_type, values in metrics.items():
-                    for name, value in values.items():
-                        if isinstance(value, float):
-                            self.writer.add_scalar(f"val/{iou_type}_{name}", value, self.state.iteration)
-                for name, value in losses.items():
-                    self.writer.add_scalar(f"val/{name}", value, self.state.iteration)
-                if self.preview is not None:
-                    self.preview(kept, self.state.iteration)
-                self.writer.flush()
-        self._call_hooks("after_evaluation", self.state.metrics if self.main else {})
-        self.model.train()
-        return bool(distributed.all_gather_objects(improved)[0])
