@@ -160,6 +160,15 @@ def workload_inputs(name: str, device: torch.device) -> tuple[list, list]:
     return [photo(generator).to(device)], []
 
 
+def workload_step(name: str, variant: Variant, args: argparse.Namespace, device: torch.device) -> Callable:
+    """One variant's step of one workload, on a model of its own: the single-variant runs (memory, profile)."""
+    min_size, training, version = WORKLOADS[name]
+    model = prepare(build_models(min_size, args.score_thresh, args.seed, version)[variant.library], variant, device,
+                    training)
+    images, targets = workload_inputs(name, device)
+    return make_step("train" if training else "infer", model, variant, device, images, targets)
+
+
 def detections_agreeing(ours: dict, theirs: dict, iou_thresh: float = 0.99) -> int:
     """Detections of ``theirs`` that have a partner in ``ours`` (same label, IoU > thresh), matched one to one."""
     return len(testing.match_detections(ours, theirs, iou_thresh))
@@ -196,7 +205,8 @@ def time_workload(name: str, args: argparse.Namespace, device: torch.device, cho
 
 def peak_memory_mb(name: str, variant: Variant, args: argparse.Namespace) -> float:
     """Runs one variant of one workload in a fresh process and returns its peak memory growth in MB."""
-    command = [sys.executable, os.path.join(os.path.dirname(os.path.abspath(__file__)), "benchmark.py"), "model",
+    tools = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    command = [sys.executable, os.path.join(tools, "benchmark.py"), "model",
                "--probe-memory", json.dumps([name, variant.__dict__]), "--device", args.device,
                "--threads", str(args.threads), "--score-thresh", str(args.score_thresh)]
     done = subprocess.run(command, capture_output=True, text=True, check=False)
@@ -215,12 +225,7 @@ def resident_kb(field: str) -> int:
 
 def probe_memory(args: argparse.Namespace, device: torch.device) -> None:
     name, fields = json.loads(args.probe_memory)
-    variant = Variant(**fields)
-    min_size, training, version = WORKLOADS[name]
-    model = prepare(build_models(min_size, args.score_thresh, args.seed, version)[variant.library], variant, device,
-                    training)
-    images, targets = workload_inputs(name, device)
-    step = make_step("train" if training else "infer", model, variant, device, images, targets)
+    step = workload_step(name, Variant(**fields), args, device)
     step()  # warm-up: one-off allocations (optimizer state, backend caches) are not the step's peak
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
@@ -293,11 +298,7 @@ def profile_variant(args: argparse.Namespace, device: torch.device) -> None:
     """The operators one variant spends its time in, on the first selected workload (after a warm-up run)."""
     variant = next(v for v in variants(True) if v.name == args.profile)
     name = next(w for w in WORKLOADS if args.workload is None or w in args.workload)
-    min_size, training, version = WORKLOADS[name]
-    model = prepare(build_models(min_size, args.score_thresh, args.seed, version)[variant.library], variant, device,
-                    training)
-    images, targets = workload_inputs(name, device)
-    step = make_step("train" if training else "infer", model, variant, device, images, targets)
+    step = workload_step(name, variant, args, device)
     step()
     with torch.profiler.profile(record_shapes=False) as profiler:
         step()
