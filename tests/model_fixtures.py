@@ -114,3 +114,19 @@ def spread_score_checkpoint(path, masks: bool = True, num_classes: int = 5) -> n
     torch.save({"model": model.state_dict(), "model_config": config.to_dict(),
                 "categories": {"ids": list(range(num_classes)), "names": names}}, path)
     return model
+
+
+def assert_same_detections(ours: list[dict], reference: list[dict], rtol: float, atol: float,
+                           min_count: int = 1) -> None:
+    """Image by image: the same output keys and labels, boxes, scores and masks (where present) close; each
+    reference image has at least ``min_count`` detections, so that the comparison means something."""
+    assert len(ours) == len(reference)
+    for a, b in zip(ours, reference):
+        assert sorted(a) == sorted(b)
+        assert len(b["boxes"]) >= min_count, "weights should produce detections for a meaningful comparison"
+        assert torch.equal(a["labels"], b["labels"])
+        for key in ("boxes", "scores", "masks"):
+            if key in b:
+                assert a[key].shape == b[key].shape and a[key].dtype == b[key].dtype, key
+                torch.testing.assert_close(a[key], b[key], rtol=rtol, atol=atol, msg=key)
+

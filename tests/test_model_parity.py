@@ -7,23 +7,18 @@ runs match detections one to one (same label, IoU > 0.999) and then compare them
 """
 import torch
 
-from maskrcnn.ops.boxes import box_iou
+from maskrcnn.testing import match_detections
 
-from tests.model_fixtures import assert_same_training_step, model_pair, pretrained_like_pair, random_images, targets_for
+from tests.model_fixtures import (
+    assert_same_detections,
+    assert_same_training_step,
+    model_pair,
+    pretrained_like_pair,
+    random_images,
+    targets_for,
+)
 
 SIZES = [(200, 260), (240, 180)]  # landscape and portrait
-
-
-def assert_detections_equal(ours, reference, atol, mask_atol):
-    assert len(ours) == len(reference)
-    for a, b in zip(ours, reference):
-        assert sorted(a) == sorted(b) == ["boxes", "labels", "masks", "scores"]
-        assert a["boxes"].shape[0] > 50, "weights should produce many detections for a meaningful comparison"
-        assert torch.equal(a["labels"], b["labels"])
-        torch.testing.assert_close(a["boxes"], b["boxes"], rtol=atol, atol=atol)
-        torch.testing.assert_close(a["scores"], b["scores"], rtol=atol, atol=atol)
-        assert a["masks"].shape == b["masks"].shape and a["masks"].dtype == b["masks"].dtype
-        torch.testing.assert_close(a["masks"], b["masks"], rtol=0, atol=mask_atol)
 
 
 def test_state_dict_keys_parameter_count_and_seeded_init_equal_torchvision():
@@ -43,28 +38,14 @@ def test_eval_float64_equals_torchvision():
     reference, ours = model_pair(box_score_thresh=0.0)  # no score cut: 100 detections per image are pasted
     images = random_images(SIZES)
     with torch.no_grad():
-        assert_detections_equal(ours(images), reference(images), atol=1e-6, mask_atol=1e-6)
+        assert_same_detections(ours(images), reference(images), rtol=1e-6, atol=1e-6, min_count=50)
 
 
 def test_eval_float64_with_frozen_batch_norm_equals_torchvision():
     reference, ours = pretrained_like_pair()
     images = random_images(SIZES)
     with torch.no_grad():
-        assert_detections_equal(ours(images), reference(images), atol=1e-6, mask_atol=1e-6)
-
-
-def matched_pairs(ours, reference):
-    """Index pairs (ours, reference) matched one to one by label and IoU > 0.999, in the reference's order."""
-    iou = box_iou(reference["boxes"], ours["boxes"])
-    iou[reference["labels"][:, None] != ours["labels"][None, :]] = 0
-    pairs, taken = [], set()
-    for j, row in enumerate(iou):
-        for i in row.argsort(descending=True).tolist()[:3]:
-            if row[i] > 0.999 and i not in taken:
-                pairs.append((i, j))
-                taken.add(i)
-                break
-    return pairs
+        assert_same_detections(ours(images), reference(images), rtol=1e-6, atol=1e-6, min_count=50)
 
 
 def test_eval_float32_equals_torchvision_within_tolerance():
@@ -74,7 +55,7 @@ def test_eval_float32_equals_torchvision_within_tolerance():
     with torch.no_grad():
         for a, b in zip(ours(images), reference(images)):
             assert len(b["boxes"]) > 50, "weights should produce many detections for a meaningful comparison"
-            pairs = matched_pairs(a, b)
+            pairs = match_detections(a, b, iou_thresh=0.999)
             # only a near-tie at the 100-detection cut may leave one detection of each side unmatched
             assert len(pairs) >= len(b["boxes"]) - 1 and abs(len(a["boxes"]) - len(b["boxes"])) <= 1
             i, j = (torch.tensor(index) for index in zip(*pairs))
