@@ -23,7 +23,7 @@ setup(
         "pyyaml",  # YOLO datasets' data.yaml (tools/convert.py)
     ],
     extras_require={
-        "dev": ["pytest"],
+        "dev": ["pytest", "pytest-xdist"],  # pytest.ini runs the tests in one process per core
         # tools/export.py (ONNX files) and predict.py --weights model.onnx (onnxruntime); see maskrcnn/export/
         "export": ["onnx>=1.16", "onnxruntime>=1.18"],
         # .ci/run lints with it before the tests (ruff.toml)

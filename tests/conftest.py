@@ -6,8 +6,11 @@ import re
 import pytest
 import torch
 
-# Two cores on every machine: keep torch from oversubscribing them.
-torch.set_num_threads(int(os.environ.get("MASKRCNN_TEST_THREADS", "2")))
+# pytest.ini runs the suite in one worker process per core (pytest-xdist, -n auto): each worker gets its share of
+# the cores, so that torch does not oversubscribe them (two cores, two workers: one thread each).
+WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+THREADS = int(os.environ.get("MASKRCNN_TEST_THREADS", max(1, (os.cpu_count() or 2) // WORKERS)))
+torch.set_num_threads(THREADS)
 
 
 @pytest.fixture(scope="session")
@@ -22,9 +25,9 @@ def tiny_shapes(tmp_path_factory):
 # --- Test tiers -------------------------------------------------------------------------------------------------
 # `pytest -m "not slow"` is the quick tier for development; `.ci/run` and the README's test command run everything.
 # A test is slow by rule, not by hand: its body, or a fixture it uses, does one of the costly things below (runs a
-# tool in a fresh interpreter, builds a whole detector, trains). New tests follow the rule without being listed.
+# tool, builds a whole detector, trains). New tests follow the rule without being listed.
 SLOW_CALLS = re.compile(
-    r"\btool\(|\bsubprocess\.run\(|\bexec\(compile\("          # a tool in a fresh interpreter; README examples
+    r"\btool\(|\bsubprocess\.run\(|\bexec\(compile\("          # a tool (in process or not); README examples
     r"|\b\w*rcnn_\w*fpn\w*\(|\b(fpn_detector|build_model|MaskRCNN|FasterRCNN|TvMaskRCNN)\("  # a whole detector
     r"|\bgetattr\((maskrcnn|tvd|models), \w+\)\("                 # ... built by name
     r"|\b(model_pair|pretrained_like_pair\w*|assert_parity)\("      # parity pairs of whole detectors

@@ -8,8 +8,8 @@ from torchvision.models.detection import maskrcnn_resnet50_fpn as tv_maskrcnn_re
 import maskrcnn
 from maskrcnn import testing
 
-# Small images keep the suite fast on 2 CPU cores; 224-320 px still exercises every pyramid level.
-SMALL = dict(min_size=224, max_size=320)
+# Small images keep the suite fast on 2 CPU cores; 200-256 px still exercises every pyramid level.
+SMALL = dict(min_size=200, max_size=256)
 #: Quicker still, for tests that run many float64 passes (float64 convolutions have no oneDNN kernel): smaller
 #: images, fewer proposals, sampled RoIs and detections.
 QUICK = dict(min_size=128, max_size=160, rpn_pre_nms_top_n_train=300, rpn_post_nms_top_n_train=150,

@@ -3,8 +3,6 @@ import contextlib
 import filecmp
 import io
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -12,6 +10,8 @@ from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
 from dataset import CocoInstanceDataset, coco2017_paths, generate_shapes_dataset
+
+from tests.tool_runner import refused, tool
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -89,15 +89,13 @@ def test_read_back_through_the_coco_dataset(shapes_root):
 
 def test_data_preview_tool_writes_a_grid(shapes_root, tmp_path):
     out = tmp_path / "preview.png"
-    done = subprocess.run([sys.executable, os.path.join(REPO, "tools", "visualize_data.py"), "--data-root",
-                           shapes_root, "--num", "5", "--out", str(out)], capture_output=True, text=True)
+    done = tool("visualize_data.py", "--data-root", shapes_root, "--num", "5", "--out", out)
     assert done.returncode == 0, done.stderr
     import cv2
     picture = cv2.imread(str(out))
     assert picture is not None and picture.shape[0] > 200 and picture.std() > 10
     assert "5 samples" in done.stdout
-    missing = subprocess.run([sys.executable, os.path.join(REPO, "tools", "visualize_data.py"), "--data",
-                              "coco2017", "--data-root", str(tmp_path / "nowhere")], capture_output=True, text=True)
+    missing = refused("visualize_data.py", "--data", "coco2017", "--data-root", tmp_path / "nowhere")
     assert missing.returncode == 2
     assert missing.stderr.startswith("error: ") and "cocodataset.org" in missing.stderr
     assert "Traceback" not in missing.stderr and missing.stderr.count("\n") == 1

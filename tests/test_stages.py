@@ -163,7 +163,9 @@ def test_box_and_mask_heads_and_postprocessing(models, batch):
     _, image_list_, features = batch
     sizes = image_list_.image_sizes
     with torch.no_grad():
-        proposals = reference.rpn(image_list_, features)[0]
+        # the first 300 of each image's 1000 proposals: the heads see each RoI alone, and in float64 the box head's
+        # 12544 x 1024 layer on all of them would be most of the suite's time here
+        proposals = [p[:300] for p in reference.rpn(image_list_, features)[0]]
         pooled = reference.roi_heads.box_roi_pool(features, proposals, sizes)
         rep = ours.roi_heads.box_head(pooled)
         assert_exact(rep, reference.roi_heads.box_head(pooled))
@@ -179,7 +181,7 @@ def test_box_and_mask_heads_and_postprocessing(models, batch):
         for a, b in zip(ours_post, ref_post):
             for x, y in zip(a, b):
                 assert_exact(x, y)
-        mask_pooled = reference.roi_heads.mask_roi_pool(features, ours_post[0], sizes)
+        mask_pooled = reference.roi_heads.mask_roi_pool(features, [b[:40] for b in ours_post[0]], sizes)
         mask_features = ours.roi_heads.mask_head(mask_pooled)
         # the mask head's convolutions run channels-last (other summation order)
         torch.testing.assert_close(mask_features, reference.roi_heads.mask_head(mask_pooled), rtol=1e-10, atol=1e-10)

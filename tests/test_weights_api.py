@@ -18,7 +18,9 @@ from maskrcnn.testing import CLASSIFIER_SCALE, randomise_batch_norm
 from tests.model_fixtures import photo_like_images
 from tests.tool_runner import refused, tool
 
-SMALL = dict(min_size=160, max_size=200)
+#: Small images, few proposals and detections: the comparisons run in float64, whose convolutions are slow.
+SMALL = dict(min_size=160, max_size=200, rpn_pre_nms_top_n_test=300, rpn_post_nms_top_n_test=100,
+             box_detections_per_img=40)
 OFFLINE = {"https_proxy": "http://127.0.0.1:9", "HTTPS_PROXY": "http://127.0.0.1:9"}
 
 

@@ -11,9 +11,12 @@ import subprocess
 import sys
 import warnings
 
+import torch
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TOOLS = os.path.join(REPO, "tools")
-ENV = {**os.environ, "OMP_NUM_THREADS": "2", "PYTHONUNBUFFERED": "1"}
+#: A fresh interpreter gets this process's share of the cores (tests/conftest.py).
+ENV = {**os.environ, "OMP_NUM_THREADS": str(torch.get_num_threads()), "PYTHONUNBUFFERED": "1"}
 #: A model small enough to train for a few steps in seconds.
 TINY_MODEL = ["--min-size", "64", "--max-size", "96", "--batch-size", "2", "--workers", "0"]
 
