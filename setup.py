@@ -26,6 +26,9 @@ setup(
         "dev": ["pytest", "pytest-xdist"],  # pytest.ini runs the tests in one process per core
         # tools/export.py (ONNX files) and predict.py --weights model.onnx (onnxruntime); see maskrcnn/export/
         "export": ["onnx>=1.16", "onnxruntime>=1.18"],
+        # predict.py / eval.py --weights model.onnx|model.xml on OpenVINO, export.py --format openvino; see
+        # maskrcnn/export/openvino_runtime.py (export.py needs the export extra too, for the ONNX graph)
+        "openvino": ["openvino>=2024.0", "onnx>=1.16"],
         # .ci/run lints with it before the tests (ruff.toml)
         "lint": ["ruff>=0.6"],
     },

@@ -35,14 +35,18 @@ def resize_boxes(boxes: Tensor, original_size: tuple[int, int], new_size: tuple[
 @torch.jit.unused
 def traced_resize(image: Tensor, min_size: int, max_size: int) -> Tensor:
     """The inference resize while tracing for export: the output size ``floor(side * scale)`` is computed from traced
-    sizes (in float64, as ``interpolate(recompute_scale_factor=True)`` computes it eagerly), so the graph resizes
-    any input size as eager code does."""
-    sides = torch.stack([torch.as_tensor(side) for side in image.shape[-2:]]).to(torch.float64)
-    # One float64 division of two 1-d tensors, as eager Python divides two floats: the exporter turns a scalar over
-    # a tensor into a reciprocal and a product (rounded twice), and demotes 0-d operands to float32.
-    limits = torch.tensor([min_size, max_size], dtype=torch.float64)
-    scale = (limits / torch.stack([sides.min(), sides.max()])).min()
-    size = list(torch.floor(sides * scale).to(torch.int64).unbind(0))
+    sizes in integers, ``side * limit // limiting side``, so every runtime gets the size eager code gets (a runtime
+    may run float64 as float32, as OpenVINO's CPU plugin does: 74 * (96 / 74) is then 95.99999, one pixel short).
+
+    Eager code computes it in float64, which is exact but where ``side * limit`` is a multiple of the limiting side
+    and the float64 rounding of the scale lands below it (a last-bit case; see docs/parity.md)."""
+    sides = torch.stack([torch.as_tensor(side) for side in image.shape[-2:]]).to(torch.int64)
+    short, long = sides.min(), sides.max()
+    # scale = min(min_size / short, max_size / long); compared without dividing: min_size * long <= max_size * short
+    by_short = min_size * long <= max_size * short
+    limit = torch.where(by_short, torch.tensor(min_size), torch.tensor(max_size))
+    limiting = torch.where(by_short, short, long)
+    size = list(torch.div(sides * limit, limiting, rounding_mode="floor").unbind(0))
     return F.interpolate(image[None], size=size, mode="bilinear", align_corners=False)[0]
 
 

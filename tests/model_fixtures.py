@@ -7,6 +7,7 @@ from torchvision.models.detection import maskrcnn_resnet50_fpn as tv_maskrcnn_re
 
 import maskrcnn
 from maskrcnn import testing
+from maskrcnn.export import agreement
 
 # Small images keep the suite fast on 2 CPU cores; 200-256 px still exercises every pyramid level.
 SMALL = dict(min_size=200, max_size=256)
@@ -130,3 +131,20 @@ def assert_same_detections(ours: list[dict], reference: list[dict], rtol: float,
                 assert a[key].shape == b[key].shape and a[key].dtype == b[key].dtype, key
                 torch.testing.assert_close(a[key], b[key], rtol=rtol, atol=atol, msg=key)
 
+
+def assert_reproduces(model, detector, images, min_fraction: float = 0.99) -> list:
+    """The exported detector reproduces >= min_fraction of eager's detections, masks within 1e-3 on average."""
+    found = []
+    for image in images:
+        with torch.no_grad():
+            eager = model([image])[0]
+        exported = detector([image])[0]
+        assert exported.keys() == eager.keys()
+        for key, value in exported.items():
+            assert value.dtype == eager[key].dtype and value.shape[1:] == eager[key].shape[1:], key
+        result = agreement(eager, exported)
+        assert result.fraction >= min_fraction, result.summary()
+        assert result.exported <= result.reference + max(1, result.reference // 100), result.summary()
+        assert result.mask_mean_abs_diff < 1e-3, result.summary()
+        found.append(result.reference)
+    return found

@@ -21,13 +21,19 @@ from maskrcnn.export import (
     DetectorForExport,
     ExportError,
     OnnxDetector,
-    agreement,
     check_opset,
     export_onnx,
     read_metadata,
 )
 
-from tests.model_fixtures import QUICK, photo_like_images, random_images, spread_score_checkpoint, targets_for
+from tests.model_fixtures import (
+    QUICK,
+    assert_reproduces,
+    photo_like_images,
+    random_images,
+    spread_score_checkpoint,
+    targets_for,
+)
 from tests.tool_runner import refused, tool
 
 #: Sizes other than the trace size (maskrcnn.export.TRACE_SIZE, 480 x 640), across both resize regimes (short side
@@ -95,24 +101,6 @@ def resnet50_onnx(tmp_path_factory):
     return model, path
 
 
-def assert_reproduces(model, detector, images, min_fraction: float = 0.99) -> list:
-    """The exported detector reproduces >= min_fraction of eager's detections, masks within 1e-3 on average."""
-    found = []
-    for image in images:
-        with torch.no_grad():
-            eager = model([image])[0]
-        exported = detector([image])[0]
-        assert exported.keys() == eager.keys()
-        for key, value in exported.items():
-            assert value.dtype == eager[key].dtype and value.shape[1:] == eager[key].shape[1:], key
-        result = agreement(eager, exported)
-        assert result.fraction >= min_fraction, result.summary()
-        assert result.exported <= result.reference + max(1, result.reference // 100), result.summary()
-        assert result.mask_mean_abs_diff < 1e-3, result.summary()
-        found.append(result.reference)
-    return found
-
-
 def test_the_onnx_model_reproduces_eager_at_sizes_it_was_not_traced_at(resnet50_onnx):
     model, path = resnet50_onnx
     detector = OnnxDetector(path)
@@ -178,7 +166,9 @@ def test_export_tool_and_predict_with_onnxruntime(tiny_shapes, tmp_path):
     assert read_metadata(onnx_path)["categories"]["names"][1:] == ["square", "circle", "triangle", "star"]
 
     for source, out in ((weights, tmp_path / "eager"), (onnx_path, tmp_path / "onnx")):
-        done = tool("predict.py", image_dir, "--weights", source, "--score-thresh", "0.6", "--out", out, "--no-draw")
+        runtime = ("--runtime", "onnxruntime") if str(source).endswith(".onnx") else ()
+        done = tool("predict.py", image_dir, "--weights", source, "--score-thresh", "0.6", "--out", out, "--no-draw",
+                    *runtime)
         assert done.returncode == 0, done.stderr[-2000:]
     compared = 0
     for eager_file in sorted((tmp_path / "eager").iterdir()):
@@ -192,7 +182,8 @@ def test_export_tool_and_predict_with_onnxruntime(tiny_shapes, tmp_path):
         compared += len(eager)
     assert compared > 0
 
-    lower = refused("predict.py", image, "--weights", onnx_path, "--score-thresh", "0.3", "--out", tmp_path / "x")
+    lower = refused("predict.py", image, "--weights", onnx_path, "--score-thresh", "0.3", "--out", tmp_path / "x",
+                    "--runtime", "onnxruntime")
     assert lower.returncode == 2 and "exported with score > 0.6 baked in" in lower.stderr
     assert len(lower.stderr.strip().splitlines()) == 1 and "Traceback" not in lower.stderr
 

@@ -3,6 +3,11 @@
     python tools/eval.py                                    # newest checkpoint under result/, built-in shapes val
     python tools/eval.py --weights maskrcnn_resnet50_fpn_coco-bf2d0c1e.pth --data coco2017 --per-class
     python tools/eval.py --results detections.json --ann datasets/coco/annotations/instances_val2017.json
+    python tools/eval.py --weights model.xml --precision bf16   # an exported model, as it is deployed
+
+--weights FILE.onnx or FILE.xml evaluates an exported model (tools/export.py) exactly as a checkpoint, run by
+--runtime openvino or onnxruntime at --precision (see predict.py). Export it with --score-thresh 0.05 (the
+model's default) for an AP comparable to the checkpoint's: detections under the threshold baked in are missing.
 
 Prints COCOeval's tables and writes results.json (COCO results format) and metrics.json
 ({"bbox": {"AP": ..., "AP50": ..., ...}, "segm": {...}}) to --out.
@@ -19,6 +24,8 @@ import torch
 import maskrcnn
 from dataset import load_coco, read_json, write_json_atomically
 from maskrcnn.engine import eval_loader, evaluate_on_coco, evaluate_results, load_detector
+from maskrcnn.engine.predictor import RUNTIMES, OpenVinoPredictor, is_exported, open_exported
+from maskrcnn.export import PRECISIONS
 from transforms import eval_transforms
 
 from _common import (
@@ -37,7 +44,11 @@ from _common import (
 
 def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
     parser = make_parser(__doc__)
-    parser.add_argument("--weights", help=WEIGHTS_HELP)
+    parser.add_argument("--weights", help=WEIGHTS_HELP + ", or an exported .onnx or OpenVINO .xml model")
+    parser.add_argument("--runtime", choices=RUNTIMES,
+                        help="an exported model's runtime (default: openvino where installed, else onnxruntime)")
+    parser.add_argument("--precision", choices=PRECISIONS,
+                        help="OpenVINO's inference precision (default: auto, OpenVINO's choice for this CPU)")
     add_data_arguments(parser)
     parser.add_argument("--split", choices=("val", "train"), default="val")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
@@ -66,6 +77,26 @@ def read_results(path: str) -> list:
     return results
 
 
+def open_exported_model(args: argparse.Namespace, weights: str) -> tuple:
+    """``(detector, categories, batch size)`` of an exported file; prints its runtime, precision and baked-in score
+    threshold."""
+    if args.fast_mode or args.device != "cpu":
+        raise UsageError(f"--fast-mode and --device need a PyTorch checkpoint; {weights} is an exported model (its "
+                         f"precision is --precision)")
+    predictor = open_exported(weights, None, args.runtime, args.precision or "auto", throughput=True)
+    detector = predictor.model
+    line = f"{weights}: {predictor.runtime}"
+    if isinstance(predictor, OpenVinoPredictor):
+        line += f", precision {detector.precision}" + (" (auto)" if (args.precision or "auto") == "auto" else "")
+    else:
+        line += ", float32"
+    baked = detector.metadata.get("score_thresh")
+    if baked is not None:
+        line += f"; score > {baked} baked in" + (" (the model's default is 0.05: a lower AP)" if baked > 0.05 else "")
+    print(line)
+    return detector, predictor.categories, max(args.batch_size, predictor.batch_hint)
+
+
 def main(argv: Optional[list[str]] = None) -> int:
     args = parse_args(argv)
     if args.results or args.ann:
@@ -84,16 +115,24 @@ def main(argv: Optional[list[str]] = None) -> int:
         return 0
 
     weights = weights_or_newest(args.weights)
-    check_fast_mode(args.fast_mode, args.device)
-    device = torch.device(args.device)
-    model, categories = load_detector(weights, device)
-    maskrcnn.optimize(model)
+    batch_size = args.batch_size
+    if is_exported(weights):
+        model, categories, batch_size = open_exported_model(args, weights)
+        device = torch.device("cpu")
+    else:
+        for option in ("runtime", "precision"):
+            if getattr(args, option) is not None:
+                raise UsageError(f"--{option} goes with an exported model (--weights FILE.onnx or FILE.xml)")
+        check_fast_mode(args.fast_mode, args.device)
+        device = torch.device(args.device)
+        model, categories = load_detector(weights, device)
+        maskrcnn.optimize(model)
     dataset = open_dataset(args, args.split, eval_transforms())
     if categories != dataset.categories:
         raise UsageError(f"{weights} predicts other categories than {dataset.ann_file} holds: "
                          f"{describe(categories)} against {describe(dataset.categories)}")
     started = time.perf_counter()
-    metrics, table, results, _ = evaluate_on_coco(model, eval_loader(dataset, args.batch_size, args.workers), device,
+    metrics, table, results, _ = evaluate_on_coco(model, eval_loader(dataset, batch_size, args.workers), device,
                                                   per_class=args.per_class, fast_mode=args.fast_mode)
     print(f"{weights} on {data_name(args)} {args.split} ({len(dataset)} images, {time.perf_counter() - started:.0f} s)")
     print(table)

@@ -5,7 +5,8 @@
     python tools/predict.py photos/ --no-draw --batch-size 2 --coco-results result/photos.json
     python tools/predict.py clip.mp4 --every 2
     python tools/predict.py aerial.tif --tile 800 --tile-overlap 128
-    python tools/predict.py photos/ --weights model.onnx    # an exported model, run by onnxruntime
+    python tools/predict.py photos/ --weights model.onnx    # an exported model, run by OpenVINO or onnxruntime
+    python tools/predict.py photos/ --weights model.xml --precision f32   # OpenVINO's own format, float32
 
 Images: <out>/<name>.json {"image", "width", "height", "instances": [{"label", "name", "score",
 "box": [x1, y1, x2, y2], "mask"}]} (``label``: the training dataset's own category id; ``mask``: COCO RLE, or COCO
@@ -19,9 +20,11 @@ by a window's border by mask IoU (see maskrcnn/engine/tiling.py).
 
 --score-thresh is the model's own box_score_thresh: only instances scoring that much get a mask. (COCO evaluation
 wants the model's default, 0.05: pass --score-thresh 0.05 with --coco-results.)
---weights FILE.onnx (written by tools/export.py) runs the exported graph with onnxruntime instead of PyTorch, with
-the same outputs; its score threshold is baked in at export, so --score-thresh can only raise it there, and --tile
-and --fast-mode need a PyTorch checkpoint.
+--weights FILE.onnx or FILE.xml (written by tools/export.py) runs the exported graph instead of PyTorch, with the
+same outputs: --runtime openvino (the default where it is installed) or onnxruntime (.onnx only). OpenVINO runs at
+--precision: f32, bf16 (CPUs with native bfloat16) or auto, its own choice (bfloat16 where the CPU has it); the
+first line says which. More than one image runs on OpenVINO's async infer requests side by side. The score threshold
+is baked in at export, so --score-thresh can only raise it there; --tile and --fast-mode need a PyTorch checkpoint.
 A file that cannot be read gets an error line; the others are still processed and the exit status is 1.
 """
 from __future__ import annotations
@@ -44,7 +47,16 @@ from dataset.image_files import image_file_loader
 from dataset.image_io import IMAGE_EXTENSIONS
 from dataset.video import VIDEO_EXTENSIONS, VideoReader, VideoWriter, is_video_path
 from maskrcnn.engine.prediction_records import MASK_FORMATS, ImageIds, coco_result_records, instance_records
-from maskrcnn.engine.predictor import OnnxPredictor, Predictor, ScoreThreshBelowExport, TorchPredictor, is_onnx
+from maskrcnn.engine.predictor import (
+    RUNTIMES,
+    OpenVinoPredictor,
+    Predictor,
+    ScoreThreshBelowExport,
+    TorchPredictor,
+    is_exported,
+    open_exported,
+)
+from maskrcnn.export import PRECISIONS
 from visualization import draw_prediction, write_rgb
 
 from _common import (
@@ -67,7 +79,11 @@ def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
     parser = make_parser(__doc__)
     parser.add_argument("inputs", nargs="+", help="image or video files, folders (their images and videos) or glob "
                                                   "patterns")
-    parser.add_argument("--weights", help=WEIGHTS_HELP + " or an exported .onnx model")
+    parser.add_argument("--weights", help=WEIGHTS_HELP + ", or an exported .onnx or OpenVINO .xml model")
+    parser.add_argument("--runtime", choices=RUNTIMES,
+                        help="an exported model's runtime (default: openvino where installed, else onnxruntime)")
+    parser.add_argument("--precision", choices=PRECISIONS,
+                        help="OpenVINO's inference precision (default: auto, OpenVINO's choice for this CPU)")
     parser.add_argument("--score-thresh", type=float, default=0.5,
                         help="keep instances scoring more than this (the model's box_score_thresh; default: "
                              "%(default)s)")
@@ -103,12 +119,16 @@ def check_args(args: argparse.Namespace) -> None:
                          f"{args.tile_overlap}")
     if args.coco_ann and not args.coco_results:
         raise UsageError("--coco-ann goes with --coco-results: it gives the results file's image ids")
-    if is_onnx(args.weights):
+    if is_exported(args.weights):
         for option, given in (("--tile", args.tile is not None), ("--fast-mode", args.fast_mode)):
             if given:
-                raise UsageError(f"{option} needs a PyTorch checkpoint; {args.weights} is an exported ONNX model")
+                raise UsageError(f"{option} needs a PyTorch checkpoint; {args.weights} is an exported model")
         if args.device != "cpu":
-            raise UsageError(f"--device {args.device}: an ONNX model runs on the CPU here (onnxruntime)")
+            raise UsageError(f"--device {args.device}: an exported model runs on the CPU here")
+    else:
+        for option in ("runtime", "precision"):
+            if getattr(args, option) is not None:
+                raise UsageError(f"--{option} goes with an exported model (--weights FILE.onnx or FILE.xml)")
     check_fast_mode(args.fast_mode, args.device)
 
 
@@ -169,7 +189,8 @@ def predict_images(predictor: Predictor, paths: list[str], names: list[str], arg
                    tally: Tally, coco_results: Optional[list], image_ids: Optional[ImageIds]) -> None:
     quiet = len(paths) > LINES_UP_TO
     bar = tqdm(total=len(paths), unit="image", disable=not quiet, dynamic_ncols=True)
-    batch_size = 1 if args.tile is not None else args.batch_size  # with tiles, the batch is of windows
+    # with tiles, the batch is of windows; OpenVINO's async requests want several images per call
+    batch_size = 1 if args.tile is not None else max(args.batch_size, predictor.batch_hint)
     workers = args.workers if len(paths) > batch_size else 0  # one batch: nothing to decode ahead
     for batch in image_file_loader(paths, batch_size, workers):
         for item in batch:
@@ -249,16 +270,30 @@ def _video_batch(predictor: Predictor, batch: list[tuple[int, np.ndarray]], fps:
     return count
 
 
-def open_tool_predictor(args: argparse.Namespace) -> Predictor:
-    """The library's predictor for the options; its errors in the options' words."""
-    if is_onnx(args.weights):
+def open_tool_predictor(args: argparse.Namespace, images: int) -> Predictor:
+    """The library's predictor for the options (an exported model compiled for throughput when there are several
+    ``images``); its errors in the options' words."""
+    if is_exported(args.weights):
         try:
-            return OnnxPredictor(args.weights, args.score_thresh)
+            predictor = open_exported(args.weights, args.score_thresh, args.runtime, args.precision or "auto",
+                                      throughput=images > 1 or args.batch_size > 1)
+            print(describe_runtime(predictor, args.precision or "auto"))
+            return predictor
         except ScoreThreshBelowExport as error:
             raise UsageError(f"--score-thresh {error.requested}: {error.path} was exported with score > "
                              f"{error.exported} baked in; export again with --score-thresh {error.requested}") from None
     return TorchPredictor(weights_or_newest(args.weights), args.device, args.score_thresh, fast=args.fast_mode,
                           tile=args.tile, tile_overlap=args.tile_overlap, batch_size=args.batch_size)
+
+
+def describe_runtime(predictor: Predictor, asked: str) -> str:
+    """The first output line for an exported model: its runtime and, for OpenVINO, the precision it runs at."""
+    if not isinstance(predictor, OpenVinoPredictor):
+        return f"{predictor.model.path}: onnxruntime, float32"
+    model = predictor.model
+    chosen = f"auto: {model.precision}, OpenVINO's choice" if asked == "auto" else model.precision
+    requests = f", {model.requests} async requests" if model.requests > 1 else ""
+    return f"{model.path}: OpenVINO, precision {chosen} on {model.cpu}{requests}"
 
 
 def main(argv: Optional[list[str]] = None) -> int:
@@ -276,7 +311,7 @@ def main(argv: Optional[list[str]] = None) -> int:
             raise UsageError(f"--coco-results: {missing[0]} {where} ({len(missing)} such images)")
     for line in errors:
         print(f"error: {line}", file=sys.stderr)
-    predictor = open_tool_predictor(args)
+    predictor = open_tool_predictor(args, len(images))
     os.makedirs(args.out, exist_ok=True)
     names = output_names(paths)
     name_of = dict(zip(paths, names))

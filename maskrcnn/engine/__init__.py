@@ -9,7 +9,15 @@ from .inference import collect_results, evaluate_on_coco, has_masks, primary_ap,
 from .loading import load_detector
 from .lr_schedule import warmup_multistep_lr
 from .model_config import BACKBONES, ModelConfig, build_model
-from .predictor import OnnxPredictor, Predictor, TorchPredictor, open_predictor
+from .predictor import (
+    ExportedPredictor,
+    OnnxPredictor,
+    OpenVinoPredictor,
+    Predictor,
+    TorchPredictor,
+    open_exported,
+    open_predictor,
+)
 from .trainer import NonFiniteLossError, TrainConfig, Trainer
 
 __all__ = ["load_training_checkpoint", "newest_checkpoint", "save_atomically", "STAT_NAMES", "evaluate_results",
@@ -17,4 +25,5 @@ __all__ = ["load_training_checkpoint", "newest_checkpoint", "save_atomically", "
            "evaluate_on_coco", "warmup_multistep_lr", "BACKBONES", "ModelConfig", "build_model",
            "NonFiniteLossError", "Trainer", "TrainConfig", "TrainerHook",
            "ProgressBar", "Evaluation", "BestCheckpoint", "TensorBoardLogger", "has_masks", "primary_ap", "validation_losses",
-           "Predictor", "TorchPredictor", "OnnxPredictor", "open_predictor"]
+           "Predictor", "TorchPredictor", "OnnxPredictor", "open_predictor", "ExportedPredictor",
+           "OpenVinoPredictor", "open_exported"]

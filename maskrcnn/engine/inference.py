@@ -14,7 +14,13 @@ from .coco_evaluation import evaluate_results, prediction_to_results
 
 
 def has_masks(model: nn.Module) -> bool:
-    """Whether the detector predicts masks (Mask R-CNN) or boxes only (Faster R-CNN)."""
+    """Whether the detector predicts masks (Mask R-CNN) or boxes only (Faster R-CNN); an exported model's runtime
+    says so in its file's metadata."""
+    metadata = getattr(model, "metadata", None)
+    if isinstance(metadata, dict) and "masks" in metadata:
+        return bool(metadata["masks"])
+    if hasattr(model, "output_names"):  # an exported file without our metadata (torchvision's export)
+        return "masks" in model.output_names
     roi_heads = getattr(model, "roi_heads", None)
     return bool(roi_heads is not None and hasattr(roi_heads, "has_mask") and roi_heads.has_mask())
 
@@ -29,8 +35,10 @@ def primary_ap(metrics: dict[str, Any]) -> tuple[str, float]:
 def collect_results(model: nn.Module, loader: DataLoader, device: torch.device, progress: bool = True,
                     fast_mode: bool = False, keep_outputs: int = 0) -> tuple[list[dict], list[tuple]]:
     """COCO result records of every image in ``loader`` (its dataset's category ids); plus the first
-    ``keep_outputs`` (image, output) pairs."""
-    model.eval()
+    ``keep_outputs`` (image, output) pairs. ``model``: a detector module, or any callable that takes a list of
+    image tensors and returns the eval outputs (an exported model's runtime)."""
+    if isinstance(model, nn.Module):
+        model.eval()
     category_ids = loader.dataset.categories.ids
     results: list[dict] = []
     kept: list[tuple] = []

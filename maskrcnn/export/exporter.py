@@ -37,7 +37,10 @@ OUTPUT_NAMES = ("boxes", "labels", "scores", "masks")
 #: The batch form's extra output: the image (0..B-1) of each detection.
 BATCH_INDEX = "batch_index"
 #: Metadata keys of an exported file: JSON values.
-METADATA_KEYS = ("categories", "score_thresh", "min_size", "max_size", "masks", "batch")
+METADATA_KEYS = ("categories", "score_thresh", "min_size", "max_size", "masks", "batch", "export_format")
+#: The version of the file contract above; a runtime refuses a file that records another (a file without it, from
+#: torchvision's export or before this key, is read as it is).
+EXPORT_FORMAT = 1
 #: The size of the image the graph is traced with; any size works afterwards.
 TRACE_SIZE = (480, 640)
 
@@ -88,7 +91,7 @@ def export_metadata(detector: nn.Module, categories: Optional[dict] = None, batc
     heads, transform = detector.roi_heads, detector.transform
     values = {"categories": categories or {}, "score_thresh": heads.score_thresh,
               "min_size": transform.min_size[-1], "max_size": transform.max_size, "masks": heads.has_mask(),
-              "batch": batch}
+              "batch": batch, "export_format": EXPORT_FORMAT}
     return {key: json.dumps(values[key]) for key in METADATA_KEYS}
 
 
@@ -138,6 +141,14 @@ def export_onnx(detector: nn.Module, path: Union[str, os.PathLike], *, opset: in
 def decode_metadata(properties: dict[str, str]) -> dict:
     """The :data:`METADATA_KEYS` values among a file's metadata properties, decoded; missing keys are absent."""
     return {key: json.loads(value) for key, value in properties.items() if key in METADATA_KEYS}
+
+
+def check_export_format(metadata: dict, path: str) -> None:
+    """ExportError when ``metadata`` (decoded) records another :data:`EXPORT_FORMAT` than this code reads."""
+    found = metadata.get("export_format", EXPORT_FORMAT)
+    if found != EXPORT_FORMAT:
+        raise ExportError(f"{path}: written by another version of the exporter (export format {found}, this one "
+                          f"reads {EXPORT_FORMAT}); export it again with this version's tools/export.py")
 
 
 def read_metadata(path: Union[str, os.PathLike]) -> dict:

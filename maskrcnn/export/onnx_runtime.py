@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .exporter import BATCH_INDEX, ExportError, decode_metadata
+from .exporter import BATCH_INDEX, ExportError, check_export_format, decode_metadata
 
 
 def require_onnxruntime():
@@ -41,22 +41,35 @@ class OnnxDetector:
         self.batched = len(self.session.get_inputs()[0].shape) == 4
         # from the session, which has read the file already (and without the onnx package)
         self.metadata = decode_metadata(self.session.get_modelmeta().custom_metadata_map)
+        check_export_format(self.metadata, self.path)
 
     def __call__(self, images: list[Tensor]) -> list[dict[str, Tensor]]:
         arrays = [image.detach().to("cpu", torch.float32).contiguous().numpy() for image in images]
         if not self.batched:
             return [self.outputs(self.session.run(self.output_names, {"images": array})) for array in arrays]
         results: list[dict[str, Tensor]] = []
-        start = 0
-        while start < len(arrays):  # runs of consecutive images of one size
-            end = start + 1
-            while end < len(arrays) and arrays[end].shape == arrays[start].shape:
-                end += 1
-            batch = self.outputs(self.session.run(self.output_names, {"images": np.stack(arrays[start:end])}))
-            index = batch.pop(BATCH_INDEX)
-            results.extend({name: value[index == i] for name, value in batch.items()} for i in range(end - start))
-            start = end
+        for run in equal_size_runs(arrays):
+            batch = self.outputs(self.session.run(self.output_names, {"images": np.stack(run)}))
+            results.extend(split_batch(batch, len(run)))
         return results
 
     def outputs(self, values: list) -> dict[str, Tensor]:
         return {name: torch.from_numpy(value) for name, value in zip(self.output_names, values)}
+
+
+def equal_size_runs(arrays: list[np.ndarray]) -> list[list[np.ndarray]]:
+    """``arrays`` cut into runs of consecutive arrays of one shape, in order: what one batch-graph call takes."""
+    runs: list[list[np.ndarray]] = []
+    for array in arrays:
+        if runs and runs[-1][0].shape == array.shape:
+            runs[-1].append(array)
+        else:
+            runs.append([array])
+    return runs
+
+
+def split_batch(batch: dict[str, Tensor], count: int) -> list[dict[str, Tensor]]:
+    """A batch graph's outputs (with ``batch_index``) as one dict per image of the ``count``."""
+    index = batch.pop(BATCH_INDEX)
+    return [{name: value[index == i] for name, value in batch.items()} for i in range(count)]
+
