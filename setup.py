@@ -29,6 +29,8 @@ setup(
         # predict.py / eval.py --weights model.onnx|model.xml on OpenVINO, export.py --format openvino; see
         # maskrcnn/export/openvino_runtime.py (export.py needs the export extra too, for the ONNX graph)
         "openvino": ["openvino>=2024.0", "onnx>=1.16"],
+        # eval.py --backend faster-coco-eval: COCOeval's figures from its C++ reimplementation
+        "fast-eval": ["faster-coco-eval>=1.6"],
         # .ci/run lints with it before the tests (ruff.toml)
         "lint": ["ruff>=0.6"],
     },

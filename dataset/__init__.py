@@ -8,6 +8,7 @@ from .coco import (
     class_names_of,
     coco2017_paths,
     load_coco,
+    load_coco_dict,
     read_json,
     write_json_atomically,
 )
@@ -21,6 +22,6 @@ from .shapes import CATEGORIES as SHAPES_CATEGORIES
 from .shapes import ShapesConfig, ensure_shapes_dataset, generate_shapes_dataset
 
 __all__ = ["CocoInstanceDataset", "AnnotationReport", "DatasetError", "COCO_DOWNLOAD_HINT", "coco2017_paths",
-           "load_coco", "read_json", "write_json_atomically", "class_names_of", "segmentation_to_mask", "segmentation_to_rle", "mask_to_rle", "mask_to_polygons", "collate_fn",
+           "load_coco", "load_coco_dict", "read_json", "write_json_atomically", "class_names_of", "segmentation_to_mask", "segmentation_to_rle", "mask_to_rle", "mask_to_polygons", "collate_fn",
            "GroupedBatchSampler", "aspect_ratio_groups", "read_rgb", "image_to_tensor", "find_split",
            "SHAPES_CATEGORIES", "ShapesConfig", "generate_shapes_dataset", "ensure_shapes_dataset"]

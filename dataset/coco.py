@@ -98,6 +98,11 @@ def load_coco(ann_file: str | os.PathLike) -> COCO:
     if not isinstance(data, dict) or not {"images", "annotations", "categories"} <= data.keys():
         raise DatasetError(f"{ann_file}: expected a COCO instances file with 'images', 'annotations' and "
                            f"'categories'")
+    return load_coco_dict(data)
+
+
+def load_coco_dict(data: dict) -> COCO:
+    """pycocotools' COCO index of an instances dict already in memory, quietly."""
     coco = COCO()
     coco.dataset = data
     with contextlib.redirect_stdout(io.StringIO()):  # pycocotools prints progress lines

@@ -20,6 +20,7 @@ import torchvision.ops
 
 import maskrcnn
 
+from benchmarks.eval import add_eval_arguments, run_eval
 from benchmarks.export import add_export_arguments, run_export
 from benchmarks.mobilenet import add_mobilenet_arguments, run_mobilenet
 from benchmarks.model import add_model_arguments, run_model
@@ -100,6 +101,11 @@ def main(argv: list[str] | None = None) -> None:
                               allow_abbrev=False)
     add_export_arguments(p_export)
     p_export.set_defaults(run=run_export)
+    p_eval = sub.add_parser("eval", help="COCO evaluation: pycocotools vs faster-coco-eval on a synthetic 5000-image "
+                                         "set", allow_abbrev=False)
+    add_eval_arguments(p_eval)
+    p_eval.add_argument("--threads", type=int, default=2, help="CPU threads (default: 2)")
+    p_eval.set_defaults(run=run_eval)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     args.run(args)

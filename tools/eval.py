@@ -15,6 +15,7 @@ Prints COCOeval's tables and writes results.json (COCO results format) and metri
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import time
 from typing import Optional
@@ -24,6 +25,7 @@ import torch
 import maskrcnn
 from dataset import load_coco, read_json, write_json_atomically
 from maskrcnn.engine import eval_loader, evaluate_on_coco, evaluate_results, load_detector
+from maskrcnn.engine.coco_evaluation import BACKENDS
 from maskrcnn.engine.predictor import RUNTIMES, OpenVinoPredictor, is_exported, open_exported
 from maskrcnn.export import PRECISIONS
 from transforms import eval_transforms
@@ -56,6 +58,9 @@ def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
     parser.add_argument("--workers", type=int, default=2)
     add_fast_mode_argument(parser)
     parser.add_argument("--per-class", action="store_true", help="also report AP per category")
+    parser.add_argument("--backend", choices=BACKENDS, default="pycocotools",
+                        help="the COCOeval: pycocotools', or faster-coco-eval's C++ one (the fast-eval extra; the same "
+                             "figures, several times faster on large sets); default: %(default)s")
     parser.add_argument("--results", help="score this COCO results JSON instead of running a model (needs --ann)")
     parser.add_argument("--ann", help="ground-truth instances JSON for --results")
     parser.add_argument("--out", default=os.path.join("result", "eval"), help="folder for results.json and "
@@ -99,6 +104,8 @@ def open_exported_model(args: argparse.Namespace, weights: str) -> tuple:
 
 def main(argv: Optional[list[str]] = None) -> int:
     args = parse_args(argv)
+    if args.backend == "faster-coco-eval" and importlib.util.find_spec("faster_coco_eval") is None:
+        raise UsageError('--backend faster-coco-eval needs the package: pip install -e ".[fast-eval]"')
     if args.results or args.ann:
         if not (args.results and args.ann):
             raise UsageError("--results and --ann go together: a results file and the ground truth it is scored on")
@@ -108,7 +115,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         if unknown:
             raise UsageError(f"{args.results}: image ids not in {args.ann}: {sorted(unknown)[:5]}")
         iou_types = [t for t, key in (("bbox", "bbox"), ("segm", "segmentation")) if any(key in r for r in results)]
-        metrics, table = evaluate_results(coco, results, iou_types, per_class=args.per_class)
+        metrics, table = evaluate_results(coco, results, iou_types, per_class=args.per_class, backend=args.backend)
         print(table)
         write_json_atomically(os.path.join(args.out, "metrics.json"), metrics)
         print(f"wrote {os.path.join(args.out, 'metrics.json')}")
@@ -133,7 +140,8 @@ def main(argv: Optional[list[str]] = None) -> int:
                          f"{describe(categories)} against {describe(dataset.categories)}")
     started = time.perf_counter()
     metrics, table, results, _ = evaluate_on_coco(model, eval_loader(dataset, batch_size, args.workers), device,
-                                                  per_class=args.per_class, fast_mode=args.fast_mode)
+                                                  per_class=args.per_class, fast_mode=args.fast_mode,
+                                                  backend=args.backend)
     print(f"{weights} on {data_name(args)} {args.split} ({len(dataset)} images, {time.perf_counter() - started:.0f} s)")
     print(table)
     write_json_atomically(os.path.join(args.out, "results.json"), results)

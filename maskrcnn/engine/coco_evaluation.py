@@ -1,4 +1,5 @@
-"""COCO-style evaluation with pycocotools' COCOeval: model outputs -> COCO results -> AP tables.
+"""COCO-style evaluation with pycocotools' COCOeval (or faster-coco-eval's): model outputs -> COCO results -> AP
+tables.
 
 Results follow the COCO results format: ``{"image_id", "category_id", "bbox": [x, y, w, h], "score",
 "segmentation": RLE}``; a mask is the model's probability map cut at 0.5 (torchvision's reference does the same).
@@ -7,6 +8,7 @@ A model's labels become the dataset's category ids through its :class:`~maskrcnn
 from __future__ import annotations
 
 import contextlib
+import copy
 import io
 from typing import Any, Iterable, Optional, Sequence
 
@@ -52,14 +54,40 @@ def _quiet(function, *args):
     return value, captured.getvalue()
 
 
+#: ``backend=``: pycocotools' COCOeval (Python), or faster-coco-eval's C++ reimplementation of it (the ``fast-eval``
+#: extra), which gives the same figures several times faster on large sets.
+BACKENDS = ("pycocotools", "faster-coco-eval")
+
+
+def _evaluator(backend: str, coco_gt: COCO, coco_dt, iou_type: str):
+    """The backend's COCOeval for the pair; faster-coco-eval indexes the ground truth itself."""
+    if backend == "pycocotools":
+        return COCOeval(coco_gt, coco_dt, iou_type)
+    faster = require_faster_coco_eval()
+    gt = faster.COCO(copy.deepcopy(coco_gt.dataset))  # it converts the annotations in place (RLE counts to bytes)
+    dt = gt.loadRes(copy.deepcopy(coco_dt.dataset["annotations"]))
+    return faster.COCOeval_faster(gt, dt, iou_type, print_function=print)  # the summary on stdout, as pycocotools
+
+
+def require_faster_coco_eval():
+    try:
+        import faster_coco_eval
+    except ImportError:
+        raise ValueError('backend faster-coco-eval needs the package: pip install -e ".[fast-eval]"') from None
+    return faster_coco_eval
+
+
 def evaluate_results(coco_gt: COCO, results: list[dict[str, Any]], iou_types: Iterable[str] = IOU_TYPES,
-                     image_ids: Optional[Sequence[int]] = None, per_class: bool = False) -> tuple[dict, str]:
-    """COCOeval of ``results`` against ``coco_gt``: ``(metrics, printed table)``.
+                     image_ids: Optional[Sequence[int]] = None, per_class: bool = False,
+                     backend: str = "pycocotools") -> tuple[dict, str]:
+    """COCOeval of ``results`` against ``coco_gt``: ``(metrics, printed table)``, by ``backend`` (:data:`BACKENDS`).
 
     ``metrics[iou_type]`` maps :data:`STAT_NAMES` to floats (0 where nothing was detected); with ``per_class`` it
     also holds ``"per_class": {category name: AP}``. ``image_ids`` limits evaluation to those images (all images of
     the ground truth by default).
     """
+    if backend not in BACKENDS:
+        raise ValueError(f"backend {backend!r}: expected one of {', '.join(BACKENDS)}")
     metrics: dict[str, Any] = {}
     table = []
     for iou_type in iou_types:
@@ -69,7 +97,7 @@ def evaluate_results(coco_gt: COCO, results: list[dict[str, Any]], iou_types: It
             table.append(f"{iou_type}: no detections, every metric is 0")
             continue
         coco_dt, _ = _quiet(coco_gt.loadRes, [dict(r) for r in usable])  # loadRes modifies its records
-        evaluator = COCOeval(coco_gt, coco_dt, iou_type)
+        evaluator = _evaluator(backend, coco_gt, coco_dt, iou_type)
         if image_ids is not None:
             evaluator.params.imgIds = sorted(set(int(i) for i in image_ids))
         _quiet(evaluator.evaluate)

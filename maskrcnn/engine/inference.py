@@ -93,7 +93,7 @@ def validation_losses(model: nn.Module, loader: DataLoader, device: torch.device
 
 
 def evaluate_on_coco(model: nn.Module, loader: DataLoader, device: torch.device, per_class: bool = False,
-                     fast_mode: bool = False, keep_outputs: int = 0
+                     fast_mode: bool = False, keep_outputs: int = 0, backend: str = "pycocotools"
                      ) -> tuple[Optional[dict[str, Any]], str, list, list]:
     """Evaluates on the loader's dataset (a CocoInstanceDataset, or this rank's shard of it): bbox, and segm if the
     model predicts masks.
@@ -109,5 +109,6 @@ def evaluate_on_coco(model: nn.Module, loader: DataLoader, device: torch.device,
     dataset = loader.dataset
     image_ids = getattr(dataset, "ids", None)
     iou_types = ("bbox", "segm") if has_masks(model) else ("bbox",)
-    metrics, table = evaluate_results(dataset.coco, results, iou_types, image_ids=image_ids, per_class=per_class)
+    metrics, table = evaluate_results(dataset.coco, results, iou_types, image_ids=image_ids, per_class=per_class,
+                                      backend=backend)
     return metrics, table, results, kept

@@ -8,7 +8,10 @@ The rows:
 * torchvision, the usual loop: ``box_score_thresh`` left at 0.05, the threshold applied to the outputs;
 * torchvision with ``box_score_thresh`` set to the threshold;
 * ours optimised, the same usual loop (what predict.py did before the threshold went into the model);
-* predict.py: the threshold inside the model, the optimised model, images decoded by a background worker.
+* predict.py: the threshold inside the model, the optimised model, images decoded by a background worker;
+* predict.py on the exported file (tools/export.py's ONNX at the same threshold, and OpenVINO's IR from it):
+  onnxruntime, and OpenVINO at float32 and at its own precision choice, several images at a time on its async infer
+  requests (``--runtime``, ``--precision``), where the runtimes are installed.
 """
 from __future__ import annotations
 
@@ -68,16 +71,42 @@ def usual_loop(model: nn.Module, paths: list[str], score_thresh: float, out: str
     return len(paths) / (time.perf_counter() - started), instances
 
 
-def predict_tool(weights: str, folder: str, score_thresh: float, out: str) -> tuple[float, int]:
+def predict_tool(weights: str, folder: str, score_thresh: float, out: str, *options: str) -> tuple[float, int]:
     """predict.py's own loop, in this process: its summary line's images/s and instances."""
     import predict
 
     printed = io.StringIO()
     with contextlib.redirect_stdout(printed):
-        predict.main([folder, "--weights", weights, "--no-draw", "--score-thresh", str(score_thresh), "--out", out])
+        predict.main([folder, "--weights", weights, "--no-draw", "--score-thresh", str(score_thresh), "--out", out,
+                      *options])
     summary = printed.getvalue().strip().splitlines()[-1]
     found = re.match(r"(\d+) images, (\d+) instances, ([\d.]+) images/s", summary)
     return float(found.group(3)), int(found.group(2))
+
+
+def exported_rows(model: nn.Module, weights: str, photos: str, score_thresh: float, tmp: str) -> list[tuple]:
+    """predict.py on the model exported at ``score_thresh``, for each installed runtime."""
+    import importlib.util
+
+    from maskrcnn.engine import load_detector
+    from maskrcnn.export import convert_to_openvino, export_onnx
+
+    detector, categories = load_detector(weights)
+    detector.roi_heads.score_thresh = score_thresh
+    onnx_path, xml_path = os.path.join(tmp, "model.onnx"), os.path.join(tmp, "model.xml")
+    export_onnx(detector, onnx_path, categories=categories.to_dict())
+    rows = []
+    if importlib.util.find_spec("onnxruntime") is not None:
+        rows.append(("predict.py, the .onnx on onnxruntime",
+                     *predict_tool(onnx_path, photos, score_thresh, os.path.join(tmp, "ort"), "--runtime",
+                                   "onnxruntime")))
+    if importlib.util.find_spec("openvino") is not None:
+        convert_to_openvino(onnx_path, xml_path)
+        for precision in ("f32", "auto"):
+            rows.append((f"predict.py, the OpenVINO IR, precision {precision} (async requests)",
+                         *predict_tool(xml_path, photos, score_thresh, os.path.join(tmp, f"ov_{precision}"),
+                                       "--precision", precision)))
+    return rows
 
 
 def run_predict(args: argparse.Namespace) -> None:
@@ -102,6 +131,7 @@ def run_predict(args: argparse.Namespace) -> None:
                      *usual_loop(ours, paths, args.score_thresh, tmp)))
         rows.append(("predict.py (threshold in the model, optimised, background decoding)",
                      *predict_tool(weights, photos, args.score_thresh, os.path.join(tmp, "predict"))))
+        rows += exported_rows(ours, weights, photos, args.score_thresh, tmp)
     print(f"predict on a folder of {args.images} JPEGs of {PHOTO_SIZE[1]} x {PHOTO_SIZE[0]} (resized to 800 px), "
           f"score > {args.score_thresh}; {machine_description(torch.device('cpu'))}")
     print()
