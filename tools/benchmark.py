@@ -5,7 +5,8 @@
     python tools/benchmark.py nms            # NMS on the model's real workloads
     python tools/benchmark.py predict        # predict.py on a folder of photos vs the same loop with torchvision
     python tools/benchmark.py tiling         # a trained demo model on a large mosaic, whole vs tiled
-    python tools/benchmark.py export         # ONNX export: agreement with eager, onnxruntime vs eager speed
+    python tools/benchmark.py export         # ONNX export: agreement with eager; onnxruntime and OpenVINO vs eager
+    python tools/benchmark.py eval           # COCO evaluation: pycocotools vs faster-coco-eval, 5000 images
     python tools/benchmark.py mobilenet      # MobileNetV3 detectors: ours vs torchvision's, vs the ResNet-50 one
 
 Prints medians over repeated runs after a warm-up. Timings are for information only; no test asserts on them.
