@@ -66,7 +66,7 @@ def test_no_detections_run_and_a_batch_graph_is_refused_in_one_line(exported, tm
         assert output["boxes"].shape == (0, 4) and output["labels"].dtype == torch.int64
         assert output["masks"].shape == (0, 1, height, width)
     export_onnx(model, tmp_path / "batch.onnx", batch=True)
-    with pytest.raises(ExportError, match="is a batch graph: OpenVINO .* export without --batch"):
+    with pytest.raises(ExportError, match=r"is a batch graph: OpenVINO .* export the one-image graph \(batch=False\)"):
         OpenVinoDetector(tmp_path / "batch.onnx")
 
 

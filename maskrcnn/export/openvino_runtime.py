@@ -98,8 +98,8 @@ class OpenVinoDetector:
         check_export_format(self.metadata, self.path)
         if len(model.inputs[0].get_partial_shape()) == 4:
             raise ExportError(f"{self.path} is a batch graph: OpenVINO {ov.__version__} corrupts its memory running "
-                              f"the graph's loop over the batch; export without --batch (OpenVINO's async requests "
-                              f"run several images side by side anyway)")
+                              f"the graph's loop over the batch; export the one-image graph (batch=False): OpenVINO's "
+                              f"async requests run several images side by side anyway")
         config = {"PERFORMANCE_HINT": "THROUGHPUT" if throughput else "LATENCY"}
         if precision != "auto":
             config["INFERENCE_PRECISION_HINT"] = precision
