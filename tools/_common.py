@@ -16,7 +16,7 @@ import torch
 
 from dataset import CocoInstanceDataset, DatasetError, coco2017_paths, ensure_shapes_dataset, find_split
 from maskrcnn.checkpoint import CheckpointError
-from maskrcnn.engine import newest_checkpoint
+from maskrcnn.engine import ExportedPredictor, OpenVinoPredictor, newest_checkpoint
 from maskrcnn.export import ExportError
 from maskrcnn.ops.precision import fast_mode_dtype
 
@@ -135,3 +135,15 @@ def run(main: Callable[[Optional[list[str]]], int], argv: Optional[list[str]] = 
         print(f"error: {error}", file=sys.stderr)
         status = 2
     sys.exit(status)
+
+
+def describe_exported(predictor: ExportedPredictor, asked: str) -> str:
+    """The first output line for an exported model: its runtime and, for OpenVINO, the precision it runs at (``asked``
+    is the --precision given, ``auto`` by default), the CPU and its async requests."""
+    model = predictor.model
+    if not isinstance(predictor, OpenVinoPredictor):
+        return f"{model.path}: onnxruntime, float32"
+    chosen = f"auto: {model.precision}, OpenVINO's choice" if asked == "auto" else model.precision
+    requests = f", {model.requests} async requests" if model.requests > 1 else ""
+    return f"{model.path}: OpenVINO, precision {chosen} on {model.cpu}{requests}"
+

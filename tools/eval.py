@@ -26,7 +26,7 @@ import maskrcnn
 from dataset import load_coco, read_json, write_json_atomically
 from maskrcnn.engine import eval_loader, evaluate_on_coco, evaluate_results, load_detector
 from maskrcnn.engine.coco_evaluation import BACKENDS
-from maskrcnn.engine.predictor import RUNTIMES, OpenVinoPredictor, is_exported, open_exported
+from maskrcnn.engine.predictor import RUNTIMES, is_exported, open_exported
 from maskrcnn.export import PRECISIONS
 from transforms import eval_transforms
 
@@ -37,6 +37,7 @@ from _common import (
     add_fast_mode_argument,
     check_fast_mode,
     data_name,
+    describe_exported,
     make_parser,
     open_dataset,
     run,
@@ -90,11 +91,7 @@ def open_exported_model(args: argparse.Namespace, weights: str) -> tuple:
                          f"precision is --precision)")
     predictor = open_exported(weights, None, args.runtime, args.precision or "auto", throughput=True)
     detector = predictor.model
-    line = f"{weights}: {predictor.runtime}"
-    if isinstance(predictor, OpenVinoPredictor):
-        line += f", precision {detector.precision}" + (" (auto)" if (args.precision or "auto") == "auto" else "")
-    else:
-        line += ", float32"
+    line = describe_exported(predictor, args.precision or "auto")
     baked = detector.metadata.get("score_thresh")
     if baked is not None:
         line += f"; score > {baked} baked in" + (" (the model's default is 0.05: a lower AP)" if baked > 0.05 else "")

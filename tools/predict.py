@@ -49,7 +49,6 @@ from dataset.video import VIDEO_EXTENSIONS, VideoReader, VideoWriter, is_video_p
 from maskrcnn.engine.prediction_records import MASK_FORMATS, ImageIds, coco_result_records, instance_records
 from maskrcnn.engine.predictor import (
     RUNTIMES,
-    OpenVinoPredictor,
     Predictor,
     ScoreThreshBelowExport,
     TorchPredictor,
@@ -64,6 +63,7 @@ from _common import (
     UsageError,
     add_fast_mode_argument,
     check_fast_mode,
+    describe_exported,
     make_parser,
     run,
     weights_or_newest,
@@ -277,23 +277,13 @@ def open_tool_predictor(args: argparse.Namespace, images: int) -> Predictor:
         try:
             predictor = open_exported(args.weights, args.score_thresh, args.runtime, args.precision or "auto",
                                       throughput=images > 1 or args.batch_size > 1)
-            print(describe_runtime(predictor, args.precision or "auto"))
+            print(describe_exported(predictor, args.precision or "auto"))
             return predictor
         except ScoreThreshBelowExport as error:
             raise UsageError(f"--score-thresh {error.requested}: {error.path} was exported with score > "
                              f"{error.exported} baked in; export again with --score-thresh {error.requested}") from None
     return TorchPredictor(weights_or_newest(args.weights), args.device, args.score_thresh, fast=args.fast_mode,
                           tile=args.tile, tile_overlap=args.tile_overlap, batch_size=args.batch_size)
-
-
-def describe_runtime(predictor: Predictor, asked: str) -> str:
-    """The first output line for an exported model: its runtime and, for OpenVINO, the precision it runs at."""
-    if not isinstance(predictor, OpenVinoPredictor):
-        return f"{predictor.model.path}: onnxruntime, float32"
-    model = predictor.model
-    chosen = f"auto: {model.precision}, OpenVINO's choice" if asked == "auto" else model.precision
-    requests = f", {model.requests} async requests" if model.requests > 1 else ""
-    return f"{model.path}: OpenVINO, precision {chosen} on {model.cpu}{requests}"
 
 
 def main(argv: Optional[list[str]] = None) -> int:

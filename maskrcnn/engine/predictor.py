@@ -132,10 +132,6 @@ class OpenVinoPredictor(ExportedPredictor):
         super().__init__(OpenVinoDetector(path, precision, threads, throughput), path, score_thresh)
         self.batch_hint = self.model.requests if throughput else 1
 
-    @property
-    def precision(self) -> str:
-        return self.model.precision
-
 
 #: What ``runtime=`` takes for an exported file; ``None`` is the first of these that is installed.
 RUNTIMES = ("openvino", "onnxruntime")
@@ -168,10 +164,6 @@ def runtime_for(path: str, runtime: Optional[str]) -> str:
 def is_exported(weights: Union[str, os.PathLike, WeightsEnum, None]) -> bool:
     """An exported model's file name (:data:`EXPORTED_SUFFIXES`), not a PyTorch checkpoint."""
     return isinstance(weights, (str, os.PathLike)) and os.fspath(weights).lower().endswith(EXPORTED_SUFFIXES)
-
-
-def is_onnx(weights: Union[str, os.PathLike, WeightsEnum, None]) -> bool:
-    return isinstance(weights, (str, os.PathLike)) and os.fspath(weights).lower().endswith(".onnx")
 
 
 def open_exported(path: Union[str, os.PathLike], score_thresh: Optional[float] = 0.05, runtime: Optional[str] = None,
