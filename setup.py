@@ -23,7 +23,9 @@ setup(
         "pyyaml",  # YOLO datasets' data.yaml (tools/convert.py)
     ],
     extras_require={
-        "dev": ["pytest", "pytest-xdist"],  # pytest.ini runs the tests in one process per core
+        # pytest.ini runs the tests in one process per core; tidecv (TIDE's own package) is what the report's error
+        # types are compared with
+        "dev": ["pytest", "pytest-xdist", "tidecv"],
         # tools/export.py (ONNX files) and predict.py --weights model.onnx (onnxruntime); see maskrcnn/export/
         "export": ["onnx>=1.16", "onnxruntime>=1.18"],
         # predict.py / eval.py --weights model.onnx|model.xml on OpenVINO, export.py --format openvino; see
@@ -31,6 +33,8 @@ setup(
         "openvino": ["openvino>=2024.0", "onnx>=1.16"],
         # eval.py --backend faster-coco-eval: COCOeval's figures from its C++ reimplementation
         "fast-eval": ["faster-coco-eval>=1.6"],
+        # eval.py --report: its charts (docs/report.md)
+        "report": ["matplotlib>=3.5"],
         # .ci/run lints with it before the tests (ruff.toml)
         "lint": ["ruff>=0.6"],
     },

@@ -197,7 +197,7 @@ def fpn_detector(*, backbone_name: str = "resnet50", masks: bool = True, version
         kwargs = {"rpn_anchor_generator": mobilenet_anchor_generator(), "rpn_score_thresh": MOBILENET_RPN_SCORE_THRESH,
                   **kwargs}
     if version == "v2":
-        anchors = default_anchor_generator()
+        anchors = kwargs.pop("rpn_anchor_generator", None) or default_anchor_generator()
         heads = {"rpn_anchor_generator": anchors,
                  **v2_heads(anchors.num_anchors_per_location()[0], masks, fpn_channels, box_representation_size,
                             mask_head_channels)}

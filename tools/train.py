@@ -17,7 +17,7 @@ from typing import Any, Optional
 import torch
 
 import maskrcnn
-from maskrcnn.builders import VERSIONS
+from maskrcnn.builders import MOBILENET_NAMES, VERSIONS
 from maskrcnn.checkpoint import CheckpointError, load_state_dict_into
 from maskrcnn.engine import (
     BACKBONES,
@@ -80,6 +80,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--augment", choices=POLICIES, help="training augmentation (recipe default)")
     parser.add_argument("--min-size", type=int, help="short side the model resizes to (recipe default)")
     parser.add_argument("--max-size", type=int, help="long side limit (recipe default)")
+    parser.add_argument("--anchor-sizes", type=int, nargs=5, metavar="PX",
+                        help="the RPN's anchor size on each FPN level, P2 to P6, in pixels of the resized image "
+                             "(default: torchvision's 32 64 128 256 512; eval.py --report suggests sizes that fit "
+                             "your objects)")
+    parser.add_argument("--aspect-ratios", type=float, nargs="+", metavar="H/W",
+                        help="the anchors' aspect ratios, height / width (default: 0.5 1 2)")
     parser.add_argument("--keep-empty", action="store_true", help="train on images without objects too")
     parser.add_argument("--skip-bad-images", action="store_true",
                         help="leave out images that are missing, corrupt or not the size the JSON says")
@@ -136,8 +142,20 @@ def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
     if args.workers < 0:
         raise UsageError(f"--workers must be 0 or more, got {args.workers}")
     args.loss_weight_values = parse_loss_weights(args.loss_weights)
+    check_anchors(args)
     check_fast_mode(args.fast_mode, args.device)
     return args
+
+
+def check_anchors(args: argparse.Namespace) -> None:
+    if args.anchor_sizes is None and args.aspect_ratios is None:
+        return
+    if args.backbone in MOBILENET_NAMES:
+        raise UsageError(f"--anchor-sizes and --aspect-ratios are for ResNet-FPN backbones; {args.backbone} keeps "
+                         f"torchvision's MobileNet anchors")
+    for name, values in (("anchor-sizes", args.anchor_sizes), ("aspect-ratios", args.aspect_ratios)):
+        if values is not None and not all(v > 0 for v in values):
+            raise UsageError(f"--{name}: expected positive numbers, got {' '.join(str(v) for v in values)}")
 
 
 def use_sync_bn(args: argparse.Namespace, device: torch.device, main_process: bool) -> bool:
@@ -228,6 +246,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     else:
         config = recipe.model_config(train_set.num_classes, args.backbone, args.model, args.min_size, args.max_size,
                                      skip_resize=args.augment in SIZED_BY_AUGMENTATION)
+        config.anchor_sizes = tuple(args.anchor_sizes) if args.anchor_sizes else None
+        config.aspect_ratios = tuple(args.aspect_ratios) if args.aspect_ratios else None
         model = build_model(config, args.weights, args.weights_backbone)
     model.loss_weights = args.loss_weight_values
     maskrcnn.optimize(model)  # the fast form: same parameters and state_dict, fused arithmetic

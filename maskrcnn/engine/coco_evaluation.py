@@ -91,17 +91,11 @@ def evaluate_results(coco_gt: COCO, results: list[dict[str, Any]], iou_types: It
     metrics: dict[str, Any] = {}
     table = []
     for iou_type in iou_types:
-        usable = [r for r in results if iou_type != "segm" or "segmentation" in r]
-        if not usable:
+        evaluator = run_cocoeval(coco_gt, results, iou_type, image_ids, backend)
+        if evaluator is None:
             metrics[iou_type] = {name: 0.0 for name in STAT_NAMES}
             table.append(f"{iou_type}: no detections, every metric is 0")
             continue
-        coco_dt, _ = _quiet(coco_gt.loadRes, [dict(r) for r in usable])  # loadRes modifies its records
-        evaluator = _evaluator(backend, coco_gt, coco_dt, iou_type)
-        if image_ids is not None:
-            evaluator.params.imgIds = sorted(set(int(i) for i in image_ids))
-        _quiet(evaluator.evaluate)
-        _quiet(evaluator.accumulate)
         _, printed = _quiet(evaluator.summarize)
         table.append(f"IoU metric: {iou_type}\n{printed.rstrip()}")
         values = {name: float(max(value, 0.0)) for name, value in zip(STAT_NAMES, evaluator.stats)}
@@ -112,17 +106,51 @@ def evaluate_results(coco_gt: COCO, results: list[dict[str, Any]], iou_types: It
     return metrics, "\n".join(table)
 
 
+def usable_results(results: Sequence[dict[str, Any]], iou_type: str) -> list[dict[str, Any]]:
+    """The records an IoU type can score: all for bbox, those with a ``segmentation`` for segm."""
+    return [r for r in results if iou_type != "segm" or "segmentation" in r]
+
+
+def run_cocoeval(coco_gt: COCO, results: Sequence[dict[str, Any]], iou_type: str,
+                 image_ids: Optional[Sequence[int]] = None, backend: str = "pycocotools", configure=None):
+    """The backend's COCOeval of ``results`` (:func:`usable_results` of them), evaluated and accumulated, quietly;
+    None when no record is usable. ``configure(params)`` may change its parameters (IoU thresholds, areas, maximum
+    detections, ``useCats``) before it runs. The detections' COCO ids are their positions in the usable records + 1
+    (``loadRes`` numbers them so)."""
+    usable = usable_results(results, iou_type)
+    if not usable:
+        return None
+    coco_dt, _ = _quiet(coco_gt.loadRes, [dict(r) for r in usable])  # loadRes modifies its records
+    evaluator = _evaluator(backend, coco_gt, coco_dt, iou_type)
+    if image_ids is not None:
+        evaluator.params.imgIds = sorted(set(int(i) for i in image_ids))
+    if configure is not None:
+        configure(evaluator.params)
+    _quiet(evaluator.evaluate)
+    _quiet(evaluator.accumulate)
+    return evaluator
+
+
+def mean_precision(evaluator, iou: Optional[float] = None, area: str = "all", category_index: Optional[int] = None
+                   ) -> float:
+    """An AP as COCOeval's summary computes it: the mean of the accumulated precision over IoU thresholds (or at
+    ``iou``), recall points and categories (or the one at ``category_index``), at ``area`` and the largest maximum
+    number of detections; entries of -1 (no ground truth) left out; nan when nothing is left."""
+    params = evaluator.params
+    precision = evaluator.eval["precision"]  # [IoU thresholds, recall points, categories, areas, max dets]
+    if iou is not None:
+        precision = precision[np.flatnonzero(np.isclose(np.asarray(params.iouThrs), iou))]
+    precision = precision[:, :, :, list(params.areaRngLbl).index(area), -1]
+    if category_index is not None:
+        precision = precision[:, :, category_index]
+    valid = precision[precision > -1]
+    return float(valid.mean()) if valid.size else float("nan")
+
+
 def per_class_ap(coco_gt: COCO, evaluator: COCOeval) -> dict[str, float]:
     """AP (IoU 0.50:0.95, all areas, 100 detections) of each category, as COCOeval's summary computes AP."""
-    precision = evaluator.eval["precision"]  # [IoU thresholds, recall points, categories, areas, max dets]
-    area_all = evaluator.params.areaRngLbl.index("all")
-    max_dets = len(evaluator.params.maxDets) - 1
-    values = {}
-    for k, category_id in enumerate(evaluator.params.catIds):
-        p = precision[:, :, k, area_all, max_dets]
-        p = p[p > -1]
-        values[coco_gt.cats[category_id]["name"]] = float(p.mean()) if p.size else float("nan")
-    return values
+    return {coco_gt.cats[category_id]["name"]: mean_precision(evaluator, category_index=k)
+            for k, category_id in enumerate(evaluator.params.catIds)}
 
 
 def format_per_class(values: dict[str, float]) -> str:

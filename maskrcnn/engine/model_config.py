@@ -6,12 +6,13 @@ its defaults (Mask R-CNN, or Faster R-CNN when the file has no mask branch), the
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
-from typing import Any, Optional
+from typing import Any, Optional, Sequence
 
 from torchvision.models import WeightsEnum
 
 from ..builders import BACKBONE_NAMES, DETECTOR_WEIGHTS, fpn_detector
-from ..faster_rcnn import FasterRCNN
+from ..faster_rcnn import FasterRCNN, default_anchor_generator
+from ..rpn.anchor_generator import AnchorGenerator
 from ..weights import WeightsArg, fetch_file, resolve_weights
 
 BACKBONES = BACKBONE_NAMES
@@ -42,10 +43,19 @@ class ModelConfig:
     mask_head_channels: int = 256
     #: training images come sized by the augmentation (multiscale, LSJ): the model does not resize them again
     skip_resize: bool = False
+    #: The RPN's anchors on a ResNet-FPN: one size (pixels of the resized image) per level, P2 (stride 4) to P6
+    #: (stride 64), and the aspect ratios (height / width) laid at every size. None: torchvision's (32 ... 512;
+    #: 0.5, 1, 2), which suit COCO's objects at 800 px; small objects or a small --min-size may need smaller ones
+    #: (``tools/eval.py --report`` measures how well they cover a dataset's boxes).
+    anchor_sizes: Optional[tuple[int, ...]] = None
+    aspect_ratios: Optional[tuple[float, ...]] = None
 
     def builder_kwargs(self) -> dict[str, Any]:
         values = asdict(self)
         values["backbone_name"] = values.pop("backbone")
+        sizes, ratios = values.pop("anchor_sizes"), values.pop("aspect_ratios")
+        if sizes is not None or ratios is not None:
+            values["rpn_anchor_generator"] = fpn_anchor_generator(sizes, ratios)
         if values.pop("skip_resize"):
             values["_skip_resize"] = True  # torchvision's name, passed through to GeneralizedRCNNTransform
         return values
@@ -57,6 +67,18 @@ class ModelConfig:
     def from_dict(cls, values: dict[str, Any]) -> ModelConfig:
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in values.items() if k in known})
+
+
+def fpn_anchor_generator(sizes: Optional[Sequence[int]] = None, ratios: Optional[Sequence[float]] = None
+                         ) -> AnchorGenerator:
+    """A ResNet-FPN's anchor generator: ``sizes[k]`` on level k (five levels), every ratio at each; None keeps
+    torchvision's."""
+    default = default_anchor_generator()
+    sizes = tuple((int(s),) for s in sizes) if sizes is not None else default.sizes
+    ratios = tuple(float(r) for r in ratios) if ratios is not None else default.aspect_ratios[0]
+    if len(sizes) != len(default.sizes):
+        raise ValueError(f"anchor sizes: expected one per FPN level ({len(default.sizes)}), got {len(sizes)}")
+    return AnchorGenerator(sizes, (ratios,) * len(sizes))
 
 
 def build_model(config: ModelConfig, weights: WeightsArg = None, weights_backbone: WeightsArg = None) -> FasterRCNN:

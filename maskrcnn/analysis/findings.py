@@ -1,0 +1,126 @@
+"""The report's findings: a few sentences, each a cause of lost AP, ranked by the AP50 that fixing it would recover.
+
+Each finding comes from the figures of the report's data (``report.json``) and names the section it rests on
+(``figure``: the page's anchor). The rules, in words:
+
+- one finding per TIDE error type whose dAP is at least :data:`MIN_DELTA` (the IoU type of the findings: masks
+  where there are masks), with the detail that explains it: misses by size, and with a model, the RPN's recall and
+  the anchors' coverage of the size that is missed most (and anchors that would cover it, when the current ones
+  cover under half of such objects); the most frequent class confusions; box vs mask for placement;
+- "the scores do not rank": the true positives' scores are low (median under the score threshold), so that a perfect
+  ranking (TIDE's false-positive oracle) would recover its dAP: an undertrained classifier;
+- what the checkpoint says of its training, when it trained fewer epochs than its recipe, or at a learning rate
+  far from the recipe's (ranked with the largest dAP, since it bears on all of them);
+- no detections at all.
+"""
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from .confusion import ConfusionMatrix
+
+MIN_DELTA = 0.01
+#: an anchor setting covering fewer objects of a size than this at IoU >= 0.7 is called the bottleneck
+LOW_COVERAGE = 0.5
+SIZE_NAMES = ("small", "medium", "large")
+
+
+def _percent(value: Optional[float]) -> str:
+    return "n/a" if value is None or value != value else f"{100 * value:.0f} %"
+
+
+def _sizes(values: list) -> str:
+    return ", ".join(str(v) for v in values)
+
+
+def _miss_detail(data: dict[str, Any], missed_by_size: dict[str, int]) -> str:
+    worst = max(SIZE_NAMES, key=lambda size: missed_by_size.get(size, 0))
+    detail = f" ({', '.join(f'{missed_by_size[s]} {s}' for s in SIZE_NAMES if missed_by_size.get(s))})"
+    proposals = data.get("proposals")
+    if not proposals or not proposals.get("recall"):
+        return detail + "."
+    recall = proposals["recall"]
+    top = max((key for key in recall if key.endswith("@0.5")), key=lambda key: int(key[3:-4]))
+    found = recall[top].get(worst)
+    detail += (f"; the RPN finds {_percent(found)} of the {worst} objects at IoU 0.5 in its top "
+               f"{top[3:-4]} proposals (resized frame)")
+    anchors = proposals.get("anchors") or {}
+    current, suggested = anchors.get("current"), anchors.get("suggested")
+    if current:
+        covered = current["coverage"].get(worst)
+        detail += f"; its anchors cover {_percent(covered)} of them at IoU >= 0.7"
+        if covered is not None and covered == covered and covered < LOW_COVERAGE and suggested and \
+                suggested["coverage"].get(worst, 0) > covered:
+            sizes = [s[0] for s in current["sizes"]]
+            detail += (f": the anchors are the bottleneck. They are {_sizes(sizes)} px (ratios "
+                       f"{_sizes(current['aspect_ratios'])}); try --anchor-sizes {_sizes(suggested['sizes'])} "
+                       f"--aspect-ratios {_sizes(suggested['aspect_ratios'])} (train.py), which cover "
+                       f"{_percent(suggested['coverage'].get(worst))} of the {worst} objects and "
+                       f"{_percent(suggested['coverage'].get('all'))} of all (now {_percent(current['coverage']['all'])})")
+    return detail + "."
+
+
+def findings(data: dict[str, Any], confusion: Optional[ConfusionMatrix] = None) -> list[dict[str, Any]]:
+    """The ranked findings of a report's data: ``[{"text", "delta_ap", "figure"}]``, largest dAP first."""
+    primary = data["primary"]
+    errors = data["errors"][primary]
+    delta, counts = errors["delta_ap"], errors["counts"]
+    what = "masks" if primary == "segm" else "boxes"
+    found: list[dict[str, Any]] = []
+
+    def add(text: str, dap: float, figure: str) -> None:
+        found.append({"text": text, "delta_ap": round(float(dap), 4), "figure": figure})
+
+    total = sum(counts.values())
+    if errors["ap50"] == 0 and counts.get("miss", 0) == total and total:
+        add(f"The model finds nothing: no detection matches any of the {total} objects. If the training loss did "
+            f"not fall (or became nan), lower the learning rate; otherwise train longer.", 1.0, "errors")
+    if delta.get("miss", 0) >= MIN_DELTA:
+        add(f"Missed objects cost {delta['miss']:.3f} AP50: {counts['miss']} objects no detection found"
+            + _miss_detail(data, errors["missed_by_size"]), delta["miss"], "errors")
+    if delta.get("loc", 0) >= MIN_DELTA:
+        text = (f"Badly placed {what} cost {delta['loc']:.3f} AP50: {counts['loc']} detections overlap their object "
+                f"by IoU 0.1-0.5 only")
+        box = data["errors"].get("bbox", {}).get("delta_ap", {}).get("loc", 0.0)
+        if primary == "segm" and box < delta["loc"] / 2:
+            text += (f"; the boxes are placed better (box dAP {box:.3f}): the masks are coarse, so train the mask "
+                     f"head longer, or run at a larger --min-size")
+        else:
+            text += "; the box regression is still learning: train longer"
+        add(text + ".", delta["loc"], "errors")
+    if delta.get("cls", 0) >= MIN_DELTA:
+        text = f"Class confusions cost {delta['cls']:.3f} AP50: {counts['cls']} detections of the wrong class"
+        pairs = confusion.confusions()[:3] if confusion is not None else []
+        if pairs:
+            text += ("; most often " + "; ".join(f"{truth} detected as {guess} ({n} times)" for truth, guess, n in pairs)
+                     + f" (confusion matrix, score >= {confusion.score_thresh:g})")
+        add(text + ".", delta["cls"], "confusion" if pairs else "errors")
+    if delta.get("bkg", 0) >= MIN_DELTA:
+        add(f"Detections on background cost {delta['bkg']:.3f} AP50: {counts['bkg']} detections overlap no object "
+            f"(IoU <= 0.1); train on images without objects too (--keep-empty) or with more negatives.",
+            delta["bkg"], "errors")
+    if delta.get("dupe", 0) >= MIN_DELTA:
+        add(f"Duplicate detections cost {delta['dupe']:.3f} AP50: {counts['dupe']}; a lower NMS threshold "
+            f"(box_nms_thresh) removes more of them.", delta["dupe"], "errors")
+    if delta.get("both", 0) >= MIN_DELTA:
+        add(f"Detections of the wrong class in the wrong place cost {delta['both']:.3f} AP50 ({counts['both']}).",
+            delta["both"], "errors")
+    scores = data.get("scores", {}).get(primary)
+    if scores and scores.get("tp_median") is not None and delta.get("false_positives", 0) >= MIN_DELTA \
+            and scores["tp_median"] < data["meta"]["score_thresh"]:
+        add(f"The scores do not rank: the median true positive scores {scores['tp_median']:.2f} (under "
+            f"{data['meta']['score_thresh']:g}), and ranking every true positive above every false positive would "
+            f"add {delta['false_positives']:.3f} AP50: an undertrained classifier, so train longer.",
+            delta["false_positives"], "scores")
+    training = data.get("training") or {}
+    if training.get("epochs") and training.get("recipe_epochs") and training["epochs"] < training["recipe_epochs"]:
+        largest = max((f["delta_ap"] for f in found), default=0.0)
+        add(f"The checkpoint trained {training['epochs']} epochs; its recipe ({training['recipe']}) trains "
+            f"{training['recipe_epochs']}: the errors above are those of an unfinished run; train the rest "
+            f"(--epochs {training['recipe_epochs']}).", largest, "training")
+    lr, recipe_lr = training.get("lr"), training.get("recipe_lr")
+    if lr and recipe_lr and not 1 / 3 <= lr / recipe_lr <= 3:
+        largest = max((f["delta_ap"] for f in found), default=0.0)
+        add(f"The learning rate was {lr:g}, {lr / recipe_lr:.3g} times the recipe's {recipe_lr:g} "
+            f"({training['recipe']}).", largest, "training")
+    return sorted(found, key=lambda f: -f["delta_ap"])
