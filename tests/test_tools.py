@@ -17,8 +17,10 @@ from dataset import coco2017_paths
 
 from tests.tool_runner import ENV, TINY_MODEL, TOOLS, refused, tool
 
-#: The shared run weights a loss, so that the resume test shows the weights come back with the run's settings.
+#: The shared run weights a loss, so that the resume test shows the weights come back with the run's settings; and
+#: it lays anchors of its own, which the checkpoint must rebuild.
 LOSS_WEIGHTS = ["--loss-weights", "mask=2"]
+ANCHORS = ["--anchor-sizes", 16, 32, 64, 128, 256, "--aspect-ratios", 0.5, 1, 2]
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +28,7 @@ def trained(tiny_shapes, tmp_path_factory):
     """One short training run (2 epochs of 4 steps) shared by the tests that need a checkpoint."""
     out = tmp_path_factory.mktemp("run")
     done = tool("train.py", "--data-root", tiny_shapes, "--epochs", 2, "--eval-every", 1, "--output", out,
-                *LOSS_WEIGHTS, *TINY_MODEL)
+                *LOSS_WEIGHTS, *ANCHORS, *TINY_MODEL)
     assert done.returncode == 0, done.stderr[-3000:]
     return out, done
 
@@ -212,6 +214,27 @@ def test_predict_without_weights_and_with_weights_that_do_not_fit(trained, tmp_p
     misfit = refused("predict.py", image, "--weights", tmp_path / "plain.pth")
     assert misfit.returncode == 2, misfit.stderr
     assert misfit.stderr.startswith("error: ") and misfit.stderr.count("\n") == 1 and "Traceback" not in misfit.stderr
+
+
+def test_eval_report_on_the_checkpoint_with_its_own_anchors(tiny_shapes, trained, tmp_path):
+    from maskrcnn.engine import load_detector
+    out, _ = trained
+    model, _ = load_detector(out / "checkpoints" / "last.pth")
+    assert model.rpn.anchor_generator.sizes == ((16,), (32,), (64,), (128,), (256,))
+    done = tool("eval.py", "--weights", out / "checkpoints" / "last.pth", "--data-root", tiny_shapes, "--workers", 0,
+                "--report", tmp_path / "report", "--report-score", 0.05, "--out", tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads((tmp_path / "report" / "report.json").read_text())
+    proposals = report["proposals"]
+    # the shapes recipe keeps 150 proposals per image: top 100 and top 150
+    assert proposals["images"] == 4 and set(proposals["recall"]) == {f"top{k}@{t}" for k in (100, 150) for t in (0.5, 0.7)}
+    assert proposals["anchors"]["current"]["sizes"] == [[16], [32], [64], [128], [256]]
+    assert report["training"]["epochs"] == 2 and report["training"]["recipe_epochs"] == 8
+    assert any(f["figure"] == "training" and "trained 2 epochs" in f["text"] for f in report["findings"])
+    assert (tmp_path / "report" / "proposals.png").exists() and (tmp_path / "report" / "worst_0.png").exists()
+    mobilenet = refused("train.py", "--backbone", "mobilenet_v3_large", "--anchor-sizes", 8, 16, 32, 64, 128,
+                        "--output", tmp_path)
+    assert mobilenet.returncode == 2 and "keeps torchvision's MobileNet anchors" in mobilenet.stderr
 
 
 def test_options_are_never_abbreviated_and_loss_weights_are_checked(trained, tmp_path):

@@ -192,7 +192,14 @@ def main(argv: Optional[list[str]] = None) -> int:
 
 
 def report_name(path: str) -> str:
-    return os.path.splitext(os.path.basename(path.rstrip("/")))[0] or "report"
+    """The report folder's name: the file's, with its run's folder for a checkpoint in ``<run>/checkpoints/``
+    (``result/demo/checkpoints/last.pth``: ``demo-last``)."""
+    path = os.path.abspath(path)
+    stem = os.path.splitext(os.path.basename(path))[0] or "report"
+    folder = os.path.dirname(path)
+    if os.path.basename(folder) == "checkpoints" and os.path.basename(os.path.dirname(folder)) not in ("", "result"):
+        return f"{os.path.basename(os.path.dirname(folder))}-{stem}"
+    return stem
 
 
 def image_reader(coco, folder: str):

@@ -4,9 +4,12 @@ Each finding comes from the figures of the report's data (``report.json``) and n
 (``figure``: the page's anchor). The rules, in words:
 
 - one finding per TIDE error type whose dAP is at least :data:`MIN_DELTA` (the IoU type of the findings: masks
-  where there are masks), with the detail that explains it: misses by size, and with a model, the RPN's recall and
-  the anchors' coverage of the size that is missed most (and anchors that would cover it, when the current ones
-  cover under half of such objects); the most frequent class confusions; box vs mask for placement;
+  where there are masks), with the detail that explains it: misses by size (with a model: the RPN's recall of the
+  size missed most); the most frequent class confusions; box vs mask for placement;
+- the anchors, with a model, when they cover under :data:`LOW_COVERAGE` of the objects (or of a size) at IoU >= 0.7
+  and other sizes and ratios would cover more: those, and the coverage they give; ranked by the dAP of missed and
+  badly placed objects, the errors that anchors which do not fit cause (and of class errors too where they cover
+  almost nothing: the box head then classifies features pooled away from the objects);
 - "the scores do not rank": the true positives' scores are low (median under the score threshold), so that a perfect
   ranking (TIDE's false-positive oracle) would recover its dAP: an undertrained classifier;
 - what the checkpoint says of its training, when it trained fewer epochs than its recipe, or at a learning rate
@@ -22,6 +25,8 @@ from .confusion import ConfusionMatrix
 MIN_DELTA = 0.01
 #: an anchor setting covering fewer objects of a size than this at IoU >= 0.7 is called the bottleneck
 LOW_COVERAGE = 0.5
+#: ... and below this, every RoI the heads see starts from a proposal far from its object
+NO_COVERAGE = 0.1
 SIZE_NAMES = ("small", "medium", "large")
 
 
@@ -30,34 +35,59 @@ def _percent(value: Optional[float]) -> str:
 
 
 def _sizes(values: list) -> str:
-    return ", ".join(str(v) for v in values)
+    """Numbers as a command line takes them: ``32 64 128``, ``0.5 1 2``."""
+    return " ".join(f"{v:g}" for v in values)
 
 
 def _miss_detail(data: dict[str, Any], missed_by_size: dict[str, int]) -> str:
-    worst = max(SIZE_NAMES, key=lambda size: missed_by_size.get(size, 0))
     detail = f" ({', '.join(f'{missed_by_size[s]} {s}' for s in SIZE_NAMES if missed_by_size.get(s))})"
     proposals = data.get("proposals")
     if not proposals or not proposals.get("recall"):
         return detail + "."
+    worst = max(SIZE_NAMES, key=lambda size: missed_by_size.get(size, 0))
+    top, found = _best_recall(proposals, worst)
+    return detail + (f"; the RPN finds {_percent(found)} of the {worst} objects at IoU 0.5 in its top {top} "
+                     f"proposals.")
+
+
+def _best_recall(proposals: dict[str, Any], size: str) -> tuple[str, Optional[float]]:
+    """The recall at IoU 0.5 of the most proposals measured, for objects of ``size``: ``(k, recall)``."""
     recall = proposals["recall"]
-    top = max((key for key in recall if key.endswith("@0.5")), key=lambda key: int(key[3:-4]))
-    found = recall[top].get(worst)
-    detail += (f"; the RPN finds {_percent(found)} of the {worst} objects at IoU 0.5 in its top "
-               f"{top[3:-4]} proposals (resized frame)")
+    key = max((key for key in recall if key.endswith("@0.5")), key=lambda key: int(key[3:-4]))
+    return key[3:-4], recall[key].get(size)
+
+
+def _anchor_finding(data: dict[str, Any], delta: dict[str, float]) -> Optional[tuple[str, float]]:
+    """The anchors as the bottleneck: they cover under :data:`LOW_COVERAGE` of the objects (of all, or of a size
+    with objects) at IoU >= 0.7 and the suggested ones cover more. Its weight is the dAP of the errors anchors that do
+    not fit cause: missed and badly placed objects; and where they cover under :data:`NO_COVERAGE`, the class errors
+    too (``cls``, ``both``), as the box head then classifies features pooled from boxes far from their objects."""
+    proposals = data.get("proposals") or {}
     anchors = proposals.get("anchors") or {}
     current, suggested = anchors.get("current"), anchors.get("suggested")
-    if current:
-        covered = current["coverage"].get(worst)
-        detail += f"; its anchors cover {_percent(covered)} of them at IoU >= 0.7"
-        if covered is not None and covered == covered and covered < LOW_COVERAGE and suggested and \
-                suggested["coverage"].get(worst, 0) > covered:
-            sizes = [s[0] for s in current["sizes"]]
-            detail += (f": the anchors are the bottleneck. They are {_sizes(sizes)} px (ratios "
-                       f"{_sizes(current['aspect_ratios'])}); try --anchor-sizes {_sizes(suggested['sizes'])} "
-                       f"--aspect-ratios {_sizes(suggested['aspect_ratios'])} (train.py), which cover "
-                       f"{_percent(suggested['coverage'].get(worst))} of the {worst} objects and "
-                       f"{_percent(suggested['coverage'].get('all'))} of all (now {_percent(current['coverage']['all'])})")
-    return detail + "."
+    if not current or not suggested:
+        return None
+    objects = proposals.get("objects", {})
+    sizes = [size for size in ("all",) + SIZE_NAMES if objects.get(size)]
+    poor = [size for size in sizes if current["coverage"].get(size, 1.0) < LOW_COVERAGE
+            and suggested["coverage"].get(size, 0.0) > current["coverage"][size]]
+    if not poor:
+        return None
+    size = min(poor, key=lambda s: current["coverage"][s])
+    top, found = _best_recall(proposals, size)
+    tight = proposals["recall"].get(f"top{top}@0.7", {}).get(size)
+    where = "the objects" if size == "all" else f"the {size} objects"
+    text = (f"The anchors do not fit the objects: they cover {_percent(current['coverage'][size])} of {where} at "
+            f"IoU >= 0.7 (the RPN finds {_percent(found)} of them at IoU 0.5, {_percent(tight)} at IoU 0.7, in its "
+            f"top {top} proposals). The anchors "
+            f"are {_sizes([s[0] for s in current['sizes']])} px with ratios {_sizes(current['aspect_ratios'])}; "
+            f"try train.py --anchor-sizes {_sizes(suggested['sizes'])} --aspect-ratios "
+            f"{_sizes(suggested['aspect_ratios'])}, which cover {_percent(suggested['coverage'].get(size))} of "
+            f"{where}" + ("" if size == "all" else f" and {_percent(suggested['coverage'].get('all'))} of all (now "
+                                                   f"{_percent(current['coverage']['all'])})")
+            + "; or change --min-size, which scales the objects.")
+    caused = ("miss", "loc") if current["coverage"][size] >= NO_COVERAGE else ("miss", "loc", "cls", "both")
+    return text, sum(delta.get(kind, 0.0) for kind in caused)
 
 
 def findings(data: dict[str, Any], confusion: Optional[ConfusionMatrix] = None) -> list[dict[str, Any]]:
@@ -78,6 +108,9 @@ def findings(data: dict[str, Any], confusion: Optional[ConfusionMatrix] = None) 
     if delta.get("miss", 0) >= MIN_DELTA:
         add(f"Missed objects cost {delta['miss']:.3f} AP50: {counts['miss']} objects no detection found"
             + _miss_detail(data, errors["missed_by_size"]), delta["miss"], "errors")
+    anchors = _anchor_finding(data, delta)
+    if anchors is not None:
+        add(anchors[0], anchors[1], "proposals")
     if delta.get("loc", 0) >= MIN_DELTA:
         text = (f"Badly placed {what} cost {delta['loc']:.3f} AP50: {counts['loc']} detections overlap their object "
                 f"by IoU 0.1-0.5 only")
@@ -92,7 +125,8 @@ def findings(data: dict[str, Any], confusion: Optional[ConfusionMatrix] = None) 
         text = f"Class confusions cost {delta['cls']:.3f} AP50: {counts['cls']} detections of the wrong class"
         pairs = confusion.confusions()[:3] if confusion is not None else []
         if pairs:
-            text += ("; most often " + "; ".join(f"{truth} detected as {guess} ({n} times)" for truth, guess, n in pairs)
+            text += ("; most often " + "; ".join(f"{truth} detected as {guess} ({n} time{'s' if n > 1 else ''})"
+                                           for truth, guess, n in pairs)
                      + f" (confusion matrix, score >= {confusion.score_thresh:g})")
         add(text + ".", delta["cls"], "confusion" if pairs else "errors")
     if delta.get("bkg", 0) >= MIN_DELTA:
@@ -115,7 +149,7 @@ def findings(data: dict[str, Any], confusion: Optional[ConfusionMatrix] = None) 
     training = data.get("training") or {}
     if training.get("epochs") and training.get("recipe_epochs") and training["epochs"] < training["recipe_epochs"]:
         largest = max((f["delta_ap"] for f in found), default=0.0)
-        add(f"The checkpoint trained {training['epochs']} epochs; its recipe ({training['recipe']}) trains "
+        add(f"The checkpoint trained {training['epochs']} epoch{'s' if training['epochs'] > 1 else ''}; its recipe ({training['recipe']}) trains "
             f"{training['recipe_epochs']}: the errors above are those of an unfinished run; train the rest "
             f"(--epochs {training['recipe_epochs']}).", largest, "training")
     lr, recipe_lr = training.get("lr"), training.get("recipe_lr")
