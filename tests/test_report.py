@@ -224,6 +224,13 @@ def write_results(path, ground_truth, drop_masks=False):
     return path
 
 
+def first_images(ground_truth: dict, count: int) -> dict:
+    images = ground_truth["images"][:count]
+    kept = {image["id"] for image in images}
+    return {**ground_truth, "images": images,
+            "annotations": [a for a in ground_truth["annotations"] if a["image_id"] in kept]}
+
+
 def test_report_from_a_results_file_and_bad_results(synthetic, tmp_path):
     ground_truth, _ = synthetic
     ann = tmp_path / "gt.json"
@@ -243,7 +250,10 @@ def test_report_from_a_results_file_and_bad_results(synthetic, tmp_path):
     assert "were not found" in page  # no --images: the worst images by name only
     assert f"1. {report['findings'][0]['text']}" in done.stdout
 
-    boxes_only = write_results(tmp_path / "boxes.json", ground_truth, drop_masks=True)
+    few = first_images(ground_truth, 4)  # the other cases on a few images
+    ann = tmp_path / "few.json"
+    ann.write_text(json.dumps(few))
+    boxes_only = write_results(tmp_path / "boxes.json", few, drop_masks=True)
     done = tool("eval.py", "--results", boxes_only, "--ann", ann, "--report", tmp_path / "boxes", "--out", tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "boxes only" in (tmp_path / "boxes" / "index.html").read_text()
@@ -253,7 +263,7 @@ def test_report_from_a_results_file_and_bad_results(synthetic, tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     assert "holds no detections" in done.stdout and "every object is missed" in \
         (tmp_path / "empty" / "index.html").read_text()
-    other = json.loads(results.read_text())
+    other = json.loads(boxes_only.read_text())
     other[0]["category_id"] = 999
     (tmp_path / "other.json").write_text(json.dumps(other))
     bad = refused("eval.py", "--results", tmp_path / "other.json", "--ann", ann, "--report", tmp_path / "other")

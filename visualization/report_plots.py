@@ -5,7 +5,6 @@ returns nothing; matplotlib runs on its file-only backend (Agg), so no display i
 """
 from __future__ import annotations
 
-import math
 import os
 from typing import Any
 
@@ -68,7 +67,8 @@ def error_chart(data: dict[str, Any], path: str) -> None:
 
 
 def pr_curves(report, iou_type: str, path: str) -> None:
-    """Precision-recall curves per class at IoU 0.5 (solid) and 0.75 (dashed)."""
+    """Precision-recall curves per class at IoU 0.5 and 0.75: one line per class up to :data:`CLASSES_PER_CHART`
+    classes, else one row per class (worst AP first) with the precision as colour."""
     plt = require_matplotlib()
     curves = report.curves[iou_type]
     names = {row["category_id"]: row["name"] for row in report.data["per_class"][iou_type]}
@@ -86,20 +86,21 @@ def pr_curves(report, iou_type: str, path: str) -> None:
             ax.grid(alpha=0.3)
         axes[0].set_ylabel("precision")
         axes[-1].legend(fontsize=8, loc="lower left")
-    else:
-        columns = 8
-        rows = math.ceil(len(categories) / columns)
-        figure, axes = plt.subplots(rows, columns, figsize=(2 * columns, 1.7 * rows), sharex=True, sharey=True)
-        for ax in axes.flat[len(categories):]:
-            ax.axis("off")
-        for ax, category in zip(axes.flat, categories):
-            for iou, style in zip(sorted(curves), ("-", "--")):
+    else:  # one row per class, worst AP at the top: precision (colour) over recall, at each IoU
+        order = [row["category_id"] for row in report.data["per_class"][iou_type]]
+        recall_points = np.linspace(0, 1, 101)
+        figure, axes = plt.subplots(1, 2, figsize=(12, min(2 + 0.16 * len(order), 30)), sharey=True)
+        for ax, iou in zip(axes, sorted(curves)):
+            grid = np.full((len(order), len(recall_points)), np.nan)
+            for row, category in enumerate(order):
                 recall, precision = curves[iou][category]
-                ax.plot(recall, precision, style, linewidth=1)
-            ax.set_title(names[category], fontsize=8)
-            ax.set_xlim(0, 1)
-            ax.set_ylim(0, 1.02)
-            ax.tick_params(labelsize=6)
+                grid[row, np.searchsorted(recall_points, recall - 1e-9)] = precision
+            shown = ax.imshow(grid, aspect="auto", cmap="viridis", vmin=0, vmax=1, interpolation="nearest",
+                              extent=(0, 1, len(order) - 0.5, -0.5))
+            ax.set_title(f"IoU {iou:g}: precision (blank: recall not reached)")
+            ax.set_xlabel("recall")
+        axes[0].set_yticks(range(len(order)), [names[c] for c in order], fontsize=6 if len(order) > 40 else 8)
+        figure.colorbar(shown, ax=axes, fraction=0.02)
     _save(figure, path)
 
 

@@ -38,7 +38,7 @@ import numpy as np
 from pycocotools import mask as coco_mask
 from pycocotools.coco import COCO
 
-from ..engine.coco_evaluation import _quiet, mean_precision, run_cocoeval, usable_results
+from ..engine.coco_evaluation import mean_precision, quietly, run_cocoeval, usable_results
 
 FOREGROUND_IOU = 0.5
 BACKGROUND_IOU = 0.1
@@ -237,7 +237,7 @@ def _without_objects(coco_gt: COCO, ann_ids: Sequence[int]) -> COCO:
     dataset["annotations"] = [copy.copy(a) for a in coco_gt.dataset["annotations"] if a["id"] not in removed]
     coco = COCO()
     coco.dataset = dataset
-    _quiet(coco.createIndex)
+    quietly(coco.createIndex)
     return coco
 
 

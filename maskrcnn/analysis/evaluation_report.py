@@ -14,7 +14,7 @@ from typing import Any, Optional, Sequence
 import numpy as np
 from pycocotools.coco import COCO
 
-from ..engine.coco_evaluation import STAT_NAMES, _quiet, run_cocoeval, usable_results
+from ..engine.coco_evaluation import STAT_NAMES, quietly, run_cocoeval, usable_results
 from .confusion import ConfusionMatrix, confusion_matrix
 from .error_types import ErrorBreakdown, analyse_errors
 from .findings import findings
@@ -100,8 +100,10 @@ def build_report(coco_gt: COCO, results: Sequence[dict[str, Any]], iou_types: Se
         if evaluator is None:
             report.data["summary"][iou_type] = {name: 0.0 for name in STAT_NAMES}
             continue
-        _quiet(evaluator.summarize)  # fills evaluator.stats
-        report.data["summary"][iou_type] = {name: float(max(v, 0.0)) for name, v in zip(STAT_NAMES, evaluator.stats)}
+        quietly(evaluator.summarize)  # fills evaluator.stats
+        # -1: no object of that size (COCOeval's mark), nan here (null in report.json, a dash on the page)
+        report.data["summary"][iou_type] = {name: float(v) if v >= 0 else float("nan")
+                                            for name, v in zip(STAT_NAMES, evaluator.stats)}
         false_positive = [breakdown.detection_type.get(i, "tp") not in ("tp", "ignored") for i in range(len(usable))]
         report.data["per_class"][iou_type] = per_class_figures(coco_gt, evaluator, usable, score_thresh,
                                                                false_positive)

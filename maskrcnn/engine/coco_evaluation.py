@@ -48,7 +48,8 @@ def prediction_to_results(image_id: int, prediction: dict[str, Any], category_id
     return results
 
 
-def _quiet(function, *args):
+def quietly(function, *args):
+    """``(function(*args), what it printed)``: pycocotools prints progress and tables on stdout."""
     with contextlib.redirect_stdout(io.StringIO()) as captured:
         value = function(*args)
     return value, captured.getvalue()
@@ -96,7 +97,7 @@ def evaluate_results(coco_gt: COCO, results: list[dict[str, Any]], iou_types: It
             metrics[iou_type] = {name: 0.0 for name in STAT_NAMES}
             table.append(f"{iou_type}: no detections, every metric is 0")
             continue
-        _, printed = _quiet(evaluator.summarize)
+        _, printed = quietly(evaluator.summarize)
         table.append(f"IoU metric: {iou_type}\n{printed.rstrip()}")
         values = {name: float(max(value, 0.0)) for name, value in zip(STAT_NAMES, evaluator.stats)}
         if per_class:
@@ -120,14 +121,14 @@ def run_cocoeval(coco_gt: COCO, results: Sequence[dict[str, Any]], iou_type: str
     usable = usable_results(results, iou_type)
     if not usable:
         return None
-    coco_dt, _ = _quiet(coco_gt.loadRes, [dict(r) for r in usable])  # loadRes modifies its records
+    coco_dt, _ = quietly(coco_gt.loadRes, [dict(r) for r in usable])  # loadRes modifies its records
     evaluator = _evaluator(backend, coco_gt, coco_dt, iou_type)
     if image_ids is not None:
         evaluator.params.imgIds = sorted(set(int(i) for i in image_ids))
     if configure is not None:
         configure(evaluator.params)
-    _quiet(evaluator.evaluate)
-    _quiet(evaluator.accumulate)
+    quietly(evaluator.evaluate)
+    quietly(evaluator.accumulate)
     return evaluator
 
 
