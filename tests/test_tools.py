@@ -17,8 +17,8 @@ from dataset import coco2017_paths
 
 from tests.tool_runner import ENV, TINY_MODEL, TOOLS, refused, tool
 
-#: The shared run weights a loss, so that the resume test shows the weights come back with the run's settings; and
-#: it lays anchors of its own, which the checkpoint must rebuild.
+#: The shared run weights a loss and lays anchors of its own, so that the resume test shows that the weights come back
+#: with the run's settings (and the report test, that the checkpoint rebuilds its anchors).
 LOSS_WEIGHTS = ["--loss-weights", "mask=2"]
 ANCHORS = ["--anchor-sizes", 16, 32, 64, 128, 256, "--aspect-ratios", 0.5, 1, 2]
 
@@ -90,7 +90,7 @@ def run_until_interrupted(args, sig, after_iterations=None, after_file=None):
 
 def test_ctrl_c_writes_a_checkpoint_and_resuming_ends_with_the_same_weights(tiny_shapes, trained, tmp_path):
     reference, _ = trained
-    args = ["--data-root", tiny_shapes, "--epochs", 2, "--output", tmp_path, *LOSS_WEIGHTS, *TINY_MODEL]
+    args = ["--data-root", tiny_shapes, "--epochs", 2, "--output", tmp_path, *LOSS_WEIGHTS, *ANCHORS, *TINY_MODEL]
     code, _, stderr = run_until_interrupted(args, signal.SIGINT, after_iterations=2)
     assert code == 130, stderr[-2000:]
     assert "interrupted at iteration" in stderr and "--resume" in stderr
