@@ -232,7 +232,7 @@ def first_images(ground_truth: dict, count: int) -> dict:
 
 
 def test_report_from_a_results_file_and_bad_results(synthetic, tmp_path):
-    ground_truth, _ = synthetic
+    ground_truth = first_images(synthetic[0], 20)
     ann = tmp_path / "gt.json"
     ann.write_text(json.dumps(ground_truth))
     results = write_results(tmp_path / "results.json", ground_truth)

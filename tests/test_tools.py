@@ -140,10 +140,11 @@ def test_two_process_gloo_training(tiny_shapes, tmp_path):
     assert set(checkpoint["metrics"]) == {"bbox", "segm", "losses"}  # evaluation gathered from both ranks
 
 
-def test_eval_writes_results_and_metrics(tiny_shapes, trained, tmp_path):
+def test_eval_writes_results_metrics_and_a_report_with_the_checkpoints_own_anchors(tiny_shapes, trained, tmp_path):
     out, _ = trained
     done = tool("eval.py", "--weights", out / "checkpoints" / "last.pth", "--data-root", tiny_shapes,
-                "--per-class", "--out", tmp_path, "--workers", 0)
+                "--per-class", "--out", tmp_path, "--workers", 0, "--report", tmp_path / "report",
+                "--report-score", 0.05)
     assert done.returncode == 0, done.stderr[-3000:]
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     names = ["AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm", "ARl"]
@@ -153,6 +154,18 @@ def test_eval_writes_results_and_metrics(tiny_shapes, trained, tmp_path):
     assert "IoU metric: segm" in done.stdout and "Average Precision" in done.stdout
     results = json.loads((tmp_path / "results.json").read_text())
     assert all({"image_id", "category_id", "bbox", "score", "segmentation"} <= r.keys() for r in results)
+    report = json.loads((tmp_path / "report" / "report.json").read_text())
+    proposals = report["proposals"]
+    # the shapes recipe keeps 150 proposals per image: top 100 and top 150
+    assert proposals["images"] == 4 and set(proposals["recall"]) == {f"top{k}@{t}" for k in (100, 150)
+                                                                      for t in (0.5, 0.7)}
+    assert proposals["anchors"]["current"]["sizes"] == [[16], [32], [64], [128], [256]]  # the run's (ANCHORS)
+    assert report["training"]["epochs"] == 2 and report["training"]["recipe_epochs"] == 8
+    assert any(f["figure"] == "training" and "trained 2 epochs" in f["text"] for f in report["findings"])
+    assert (tmp_path / "report" / "proposals.png").exists() and (tmp_path / "report" / "worst_0.png").exists()
+    mobilenet = refused("train.py", "--backbone", "mobilenet_v3_large", "--anchor-sizes", 8, 16, 32, 64, 128,
+                        "--output", tmp_path)
+    assert mobilenet.returncode == 2 and "keeps torchvision's MobileNet anchors" in mobilenet.stderr
 
 
 def test_eval_scores_an_existing_results_file(tiny_shapes, tmp_path):
@@ -214,27 +227,6 @@ def test_predict_without_weights_and_with_weights_that_do_not_fit(trained, tmp_p
     misfit = refused("predict.py", image, "--weights", tmp_path / "plain.pth")
     assert misfit.returncode == 2, misfit.stderr
     assert misfit.stderr.startswith("error: ") and misfit.stderr.count("\n") == 1 and "Traceback" not in misfit.stderr
-
-
-def test_eval_report_on_the_checkpoint_with_its_own_anchors(tiny_shapes, trained, tmp_path):
-    from maskrcnn.engine import load_detector
-    out, _ = trained
-    model, _ = load_detector(out / "checkpoints" / "last.pth")
-    assert model.rpn.anchor_generator.sizes == ((16,), (32,), (64,), (128,), (256,))
-    done = tool("eval.py", "--weights", out / "checkpoints" / "last.pth", "--data-root", tiny_shapes, "--workers", 0,
-                "--report", tmp_path / "report", "--report-score", 0.05, "--out", tmp_path)
-    assert done.returncode == 0, done.stderr[-3000:]
-    report = json.loads((tmp_path / "report" / "report.json").read_text())
-    proposals = report["proposals"]
-    # the shapes recipe keeps 150 proposals per image: top 100 and top 150
-    assert proposals["images"] == 4 and set(proposals["recall"]) == {f"top{k}@{t}" for k in (100, 150) for t in (0.5, 0.7)}
-    assert proposals["anchors"]["current"]["sizes"] == [[16], [32], [64], [128], [256]]
-    assert report["training"]["epochs"] == 2 and report["training"]["recipe_epochs"] == 8
-    assert any(f["figure"] == "training" and "trained 2 epochs" in f["text"] for f in report["findings"])
-    assert (tmp_path / "report" / "proposals.png").exists() and (tmp_path / "report" / "worst_0.png").exists()
-    mobilenet = refused("train.py", "--backbone", "mobilenet_v3_large", "--anchor-sizes", 8, 16, 32, 64, 128,
-                        "--output", tmp_path)
-    assert mobilenet.returncode == 2 and "keeps torchvision's MobileNet anchors" in mobilenet.stderr
 
 
 def test_options_are_never_abbreviated_and_loss_weights_are_checked(trained, tmp_path):
