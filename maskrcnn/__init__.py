@@ -20,6 +20,7 @@ from torchvision.models.detection import (
     FasterRCNN_MobileNet_V3_Large_FPN_Weights,
     FasterRCNN_ResNet50_FPN_V2_Weights,
     FasterRCNN_ResNet50_FPN_Weights,
+    KeypointRCNN_ResNet50_FPN_Weights,
     MaskRCNN_ResNet50_FPN_V2_Weights,
     MaskRCNN_ResNet50_FPN_Weights,
 )
@@ -52,6 +53,7 @@ from .builders import (
     fasterrcnn_resnet50_fpn,
     fasterrcnn_resnet50_fpn_v2,
     fpn_detector,
+    keypointrcnn_resnet50_fpn,
     maskrcnn_mobilenet_v3_large_320_fpn,
     maskrcnn_mobilenet_v3_large_fpn,
     maskrcnn_resnet50_fpn,
@@ -62,6 +64,7 @@ from .checkpoint import CheckpointError
 from .faster_rcnn import FasterRCNN
 from .generalized_rcnn import GeneralizedRCNN
 from .image_list import ImageList
+from .keypoint_rcnn import KeypointRCNN
 from .mask_rcnn import MaskRCNN
 from .matcher import Matcher
 from .ops import (
@@ -81,11 +84,14 @@ from .poolers import MultiScaleRoIAlign
 from .roi_heads import (
     FastRCNNConvFCHead,
     FastRCNNPredictor,
+    KeypointRCNNHeads,
+    KeypointRCNNPredictor,
     MaskRCNNHeads,
     MaskRCNNPredictor,
     RoIHeads,
     TwoMLPHead,
     fastrcnn_loss,
+    keypointrcnn_loss,
     maskrcnn_loss,
     paste_masks_in_image,
 )
@@ -98,15 +104,15 @@ __version__ = "0.1.0"
 
 __all__ = [
     # detectors and their builders
-    "GeneralizedRCNN", "FasterRCNN", "MaskRCNN", "fpn_detector", "resnet_fpn_detector",
+    "GeneralizedRCNN", "FasterRCNN", "MaskRCNN", "KeypointRCNN", "fpn_detector", "resnet_fpn_detector",
     "maskrcnn_resnet50_fpn", "maskrcnn_resnet50_fpn_v2", "fasterrcnn_resnet50_fpn", "fasterrcnn_resnet50_fpn_v2",
     "fasterrcnn_mobilenet_v3_large_fpn", "fasterrcnn_mobilenet_v3_large_320_fpn",
-    "maskrcnn_mobilenet_v3_large_fpn", "maskrcnn_mobilenet_v3_large_320_fpn",
+    "maskrcnn_mobilenet_v3_large_fpn", "maskrcnn_mobilenet_v3_large_320_fpn", "keypointrcnn_resnet50_fpn",
     # weights (torchvision's enums)
     "WeightsEnum", "MaskRCNN_ResNet50_FPN_Weights", "MaskRCNN_ResNet50_FPN_V2_Weights",
     "FasterRCNN_ResNet50_FPN_Weights", "FasterRCNN_ResNet50_FPN_V2_Weights",
     "FasterRCNN_MobileNet_V3_Large_FPN_Weights", "FasterRCNN_MobileNet_V3_Large_320_FPN_Weights",
-    "ResNet18_Weights", "ResNet34_Weights", "ResNet50_Weights", "ResNet101_Weights", "ResNet152_Weights",
+    "KeypointRCNN_ResNet50_FPN_Weights", "ResNet18_Weights", "ResNet34_Weights", "ResNet50_Weights", "ResNet101_Weights", "ResNet152_Weights",
     "MobileNet_V3_Large_Weights", "MobileNet_V3_Small_Weights", "CheckpointError", "WeightsUnavailableError",
     # backbones
     "ResNet", "BasicBlock", "Bottleneck", "resnet18", "resnet34", "resnet50", "resnet101", "resnet152",
@@ -116,8 +122,8 @@ __all__ = [
     # parts
     "GeneralizedRCNNTransform", "ImageList", "AnchorGenerator", "RPNHead", "RegionProposalNetwork",
     "MultiScaleRoIAlign", "RoIHeads", "TwoMLPHead", "FastRCNNConvFCHead", "FastRCNNPredictor", "MaskRCNNHeads",
-    "MaskRCNNPredictor", "BoxCoder", "Matcher", "BalancedPositiveNegativeSampler", "fastrcnn_loss", "maskrcnn_loss",
-    "paste_masks_in_image",
+    "MaskRCNNPredictor", "KeypointRCNNHeads", "KeypointRCNNPredictor", "BoxCoder", "Matcher",
+    "BalancedPositiveNegativeSampler", "fastrcnn_loss", "maskrcnn_loss", "keypointrcnn_loss", "paste_masks_in_image",
     # ops
     "nms", "batched_nms", "box_area", "box_convert", "box_iou", "clip_boxes_to_image", "remove_small_boxes",
     "FrozenBatchNorm2d", "Conv2dNormActivation",

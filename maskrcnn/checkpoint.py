@@ -15,9 +15,9 @@ import torch
 from torch import Tensor, nn
 
 #: SHA-256 prefixes of torchvision's v1 COCO files (``maskrcnn_resnet50_fpn_coco-bf2d0c1e.pth``,
-#: ``fasterrcnn_resnet50_fpn_coco-258fb6c6.pth``): those models were trained with FrozenBatchNorm eps = 0, which
-#: torchvision restores after loading them.
-COCO_V1_SHA256_PREFIXES = ("bf2d0c1e", "258fb6c6")
+#: ``fasterrcnn_resnet50_fpn_coco-258fb6c6.pth``, ``keypointrcnn_resnet50_fpn_coco-fc266e95.pth``): those models
+#: were trained with FrozenBatchNorm eps = 0, which torchvision restores after loading them.
+COCO_V1_SHA256_PREFIXES = ("bf2d0c1e", "258fb6c6", "fc266e95")
 
 #: Class-specific layers: they start fresh when a checkpoint's number of classes differs from the model's.
 DETECTOR_CLASS_SPECIFIC = ("roi_heads.box_predictor.", "roi_heads.mask_predictor.mask_fcn_logits.")

@@ -32,6 +32,15 @@ def resize_boxes(boxes: Tensor, original_size: tuple[int, int], new_size: tuple[
     return torch.stack((x1 * ratio_w, y1 * ratio_h, x2 * ratio_w, y2 * ratio_h), dim=1)
 
 
+def resize_keypoints(keypoints: Tensor, original_size: tuple[int, int], new_size: tuple[int, int]) -> Tensor:
+    """Scales ``[..., K, 3]`` keypoints' x and y (not their visibility) as :func:`resize_boxes` scales boxes."""
+    ratio_h = (torch.tensor(new_size[0], dtype=torch.float32, device=keypoints.device)
+               / torch.tensor(original_size[0], dtype=torch.float32, device=keypoints.device))
+    ratio_w = (torch.tensor(new_size[1], dtype=torch.float32, device=keypoints.device)
+               / torch.tensor(original_size[1], dtype=torch.float32, device=keypoints.device))
+    return torch.stack((keypoints[..., 0] * ratio_w, keypoints[..., 1] * ratio_h, keypoints[..., 2]), dim=-1)
+
+
 @torch.jit.unused
 def traced_resize(image: Tensor, min_size: int, max_size: int) -> Tensor:
     """The inference resize while tracing for export: the output size ``floor(side * scale)`` is computed from traced
@@ -122,6 +131,9 @@ class GeneralizedRCNNTransform(nn.Module):
         image, target = resize_image_and_masks(image, size, self.max_size, target, self.fixed_size)
         if target is not None:
             target["boxes"] = resize_boxes(target["boxes"], (h, w), (image.shape[-2], image.shape[-1]))
+            if "keypoints" in target:
+                target["keypoints"] = resize_keypoints(target["keypoints"], (h, w),
+                                                       (image.shape[-2], image.shape[-1]))
         return image, target
 
     def batch_images(self, images: list[Tensor], size_divisible: int = 32) -> Tensor:
@@ -177,13 +189,16 @@ class GeneralizedRCNNTransform(nn.Module):
 
     def postprocess(self, result: list[dict[str, Tensor]], image_shapes: list[tuple[int, int]],
                     original_image_sizes: list[tuple[int, int]]) -> list[dict[str, Tensor]]:
-        """Maps boxes back to each original image and pastes masks into it (``[K, 1, H, W]`` probabilities)."""
+        """Maps boxes (and keypoints) back to each original image and pastes masks into it (``[K, 1, H, W]``
+        probabilities)."""
         if self.training:
             return result
         for prediction, resized_size, original_size in zip(result, image_shapes, original_image_sizes):
             prediction["boxes"] = resize_boxes(prediction["boxes"], resized_size, original_size)
             if "masks" in prediction:
                 prediction["masks"] = paste_masks_in_image(prediction["masks"], prediction["boxes"], original_size)
+            if "keypoints" in prediction:
+                prediction["keypoints"] = resize_keypoints(prediction["keypoints"], resized_size, original_size)
         return result
 
     def __repr__(self) -> str:

@@ -1,11 +1,13 @@
-"""The second stage: pool features for each proposal, classify and refine boxes, and predict masks.
+"""The second stage: pool features for each proposal, classify and refine boxes, and predict masks (Mask R-CNN) or
+keypoints (Keypoint R-CNN).
 
 The methods are torchvision's override points (``check_targets``, ``add_gt_proposals``,
 ``assign_targets_to_proposals``, ``subsample``, ``select_training_samples``, ``postprocess_detections``), with its
 names, signatures and return values; each delegates to a function of :mod:`.proposal_targets` or
 :mod:`.box_postprocess`, and a subclass overriding one changes the result as the same override of torchvision's class
-does. The losses belong to the predictors (``box_predictor.losses``, ``mask_predictor.losses``) where they define
-them, so replacing a loss is replacing or subclassing a predictor.
+does. The losses belong to the predictors (``box_predictor.losses``, ``mask_predictor.losses``,
+``keypoint_predictor.losses``) where they define them, so replacing a loss is replacing or subclassing a predictor.
+The mask and keypoint branches are methods too (``mask_branch``, ``keypoint_branch``), for a subclass to override.
 """
 from __future__ import annotations
 
@@ -21,6 +23,8 @@ from ..sampling import BalancedPositiveNegativeSampler
 from . import proposal_targets
 from .box_loss import fastrcnn_loss
 from .box_postprocess import postprocess_detections
+from .keypoint_loss import keypointrcnn_loss
+from .keypoint_postprocess import keypointrcnn_inference
 from .mask_loss import maskrcnn_loss
 from .mask_postprocess import maskrcnn_inference
 
@@ -34,6 +38,12 @@ def check_target_types(targets: list[dict[str, Tensor]]) -> None:
             raise TypeError(f"target boxes must of float type, instead got {t['boxes'].dtype}")
         if t["labels"].dtype != torch.int64:
             raise TypeError(f"target labels must of int64 type, instead got {t['labels'].dtype}")
+
+
+def check_keypoint_types(targets: list[dict[str, Tensor]]) -> None:
+    for t in targets:
+        if t["keypoints"].dtype != torch.float32:
+            raise TypeError(f"target keypoints must of float type, instead got {t['keypoints'].dtype}")
 
 
 class RoIHeads(nn.Module):
@@ -53,13 +63,17 @@ class RoIHeads(nn.Module):
         detections_per_img: the highest-scoring detections kept per image.
         mask_roi_pool, mask_head, mask_predictor: the mask branch (14 x 14 pooling, four convs, 28 x 28 logits per
             class); all three or none.
+        keypoint_roi_pool, keypoint_head, keypoint_predictor: the keypoint branch (14 x 14 pooling, eight convs,
+            56 x 56 logits per keypoint); all three or none.
     """
 
     def __init__(self, box_roi_pool: nn.Module, box_head: nn.Module, box_predictor: nn.Module,
                  fg_iou_thresh: float, bg_iou_thresh: float, batch_size_per_image: int, positive_fraction: float,
                  bbox_reg_weights: Optional[tuple[float, float, float, float]], score_thresh: float,
                  nms_thresh: float, detections_per_img: int, mask_roi_pool: Optional[nn.Module] = None,
-                 mask_head: Optional[nn.Module] = None, mask_predictor: Optional[nn.Module] = None) -> None:
+                 mask_head: Optional[nn.Module] = None, mask_predictor: Optional[nn.Module] = None,
+                 keypoint_roi_pool: Optional[nn.Module] = None, keypoint_head: Optional[nn.Module] = None,
+                 keypoint_predictor: Optional[nn.Module] = None) -> None:
         super().__init__()
         self.proposal_matcher = Matcher(fg_iou_thresh, bg_iou_thresh, allow_low_quality_matches=False)
         self.fg_bg_sampler = BalancedPositiveNegativeSampler(batch_size_per_image, positive_fraction)
@@ -73,15 +87,23 @@ class RoIHeads(nn.Module):
         self.mask_roi_pool = mask_roi_pool
         self.mask_head = mask_head
         self.mask_predictor = mask_predictor
+        self.keypoint_roi_pool = keypoint_roi_pool
+        self.keypoint_head = keypoint_head
+        self.keypoint_predictor = keypoint_predictor
 
     def has_mask(self) -> bool:
         return self.mask_roi_pool is not None and self.mask_head is not None and self.mask_predictor is not None
+
+    def has_keypoint(self) -> bool:
+        return (self.keypoint_roi_pool is not None and self.keypoint_head is not None
+                and self.keypoint_predictor is not None)
 
     # ------------------------------------------------------------------ torchvision's override points (training)
     def check_targets(self, targets: Optional[list[dict[str, Tensor]]]) -> None:
         if targets is None:
             raise ValueError("targets should not be None")
-        keys = ["boxes", "labels", "masks"] if self.has_mask() else ["boxes", "labels"]
+        keys = ["boxes", "labels"] + (["masks"] if self.has_mask() else []) + \
+            (["keypoints"] if self.has_keypoint() else [])
         for i, t in enumerate(targets):
             for key in keys:
                 if key not in t:
@@ -139,6 +161,13 @@ class RoIHeads(nn.Module):
             return self.mask_predictor.losses(mask_logits, proposals, gt_masks, gt_labels, mask_matched_idxs)
         return {"loss_mask": maskrcnn_loss(mask_logits, proposals, gt_masks, gt_labels, mask_matched_idxs)}
 
+    def keypoint_losses(self, keypoint_logits: Tensor, proposals: list[Tensor], gt_keypoints: list[Tensor],
+                        keypoint_matched_idxs: list[Tensor]) -> dict[str, Tensor]:
+        """``keypoint_predictor.losses(...)`` if the predictor defines it, else :func:`keypointrcnn_loss`."""
+        if hasattr(self.keypoint_predictor, "losses"):
+            return self.keypoint_predictor.losses(keypoint_logits, proposals, gt_keypoints, keypoint_matched_idxs)
+        return {"loss_keypoint": keypointrcnn_loss(keypoint_logits, proposals, gt_keypoints, keypoint_matched_idxs)}
+
     # ------------------------------------------------------------------------------------------------ forward
     def forward(self, features: dict[str, Tensor], proposals: list[Tensor], image_shapes: list[tuple[int, int]],
                 targets: Optional[list[dict[str, Tensor]]] = None
@@ -147,6 +176,8 @@ class RoIHeads(nn.Module):
         """
         if targets is not None:
             check_target_types(targets)
+            if self.has_keypoint():
+                check_keypoint_types(targets)
         matched_idxs: Optional[list[Tensor]] = None
         labels: list[Tensor] = []
         regression_targets: list[Tensor] = []
@@ -167,6 +198,9 @@ class RoIHeads(nn.Module):
         if self.has_mask():
             losses.update(self.mask_branch(features, proposals, image_shapes, targets, result, labels,
                                            matched_idxs))
+        if self.has_keypoint():
+            losses.update(self.keypoint_branch(features, proposals, image_shapes, targets, result, labels,
+                                               matched_idxs))
         return result, losses
 
     def mask_branch(self, features: dict[str, Tensor], proposals: list[Tensor], image_shapes: list[tuple[int, int]],
@@ -190,4 +224,30 @@ class RoIHeads(nn.Module):
                                     [t["labels"] for t in targets], positive_matched)
         for prediction, masks in zip(result, maskrcnn_inference(mask_logits, [r["labels"] for r in result])):
             prediction["masks"] = masks
+        return {}
+
+    def keypoint_branch(self, features: dict[str, Tensor], proposals: list[Tensor],
+                        image_shapes: list[tuple[int, int]], targets: Optional[list[dict[str, Tensor]]],
+                        result: list[dict[str, Tensor]], labels: list[Tensor], matched_idxs: Optional[list[Tensor]]
+                        ) -> dict[str, Tensor]:
+        """Training: the keypoint loss on the foreground RoIs. Inference: adds ``"keypoints"`` (``[D, K, 3]``:
+        x, y in input pixels, 1) and ``"keypoints_scores"`` (``[D, K]``, heatmap logits) to ``result``."""
+        positive_matched: list[Tensor] = []
+        if self.training:
+            assert matched_idxs is not None  # for TorchScript; select_training_samples set it
+            keypoint_proposals, positive_matched = proposal_targets.positive_samples(proposals, labels, matched_idxs)
+        else:
+            keypoint_proposals = [r["boxes"] for r in result]
+        if self.keypoint_roi_pool is None:  # (has_keypoint() said no; written out for TorchScript)
+            raise ValueError("the keypoint branch needs keypoint_roi_pool, keypoint_head and keypoint_predictor")
+        keypoint_features = self.keypoint_head(self.keypoint_roi_pool(features, keypoint_proposals, image_shapes))
+        keypoint_logits = to_float32(self.keypoint_predictor(keypoint_features))
+        if self.training:
+            assert targets is not None  # for TorchScript; select_training_samples checked them
+            return self.keypoint_losses(keypoint_logits, keypoint_proposals, [t["keypoints"] for t in targets],
+                                        positive_matched)
+        keypoints, scores = keypointrcnn_inference(keypoint_logits, keypoint_proposals)
+        for prediction, image_keypoints, image_scores in zip(result, keypoints, scores):
+            prediction["keypoints"] = image_keypoints
+            prediction["keypoints_scores"] = image_scores
         return {}
