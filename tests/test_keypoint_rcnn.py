@@ -1,5 +1,6 @@
 """Keypoint R-CNN against torchvision's: the heads, the targets and loss, the inference, and the whole model in
-float64 (seeded initialisation, eval outputs, training losses and gradients with an image without people)."""
+float64 (seeded initialisation, eval outputs, training losses and gradients with an image without people), plain and
+in its fast form (``maskrcnn.optimize``)."""
 import pytest
 import torch
 from torchvision.models.detection import keypointrcnn_resnet50_fpn as tv_keypointrcnn_resnet50_fpn
@@ -8,6 +9,7 @@ from torchvision.models.detection.keypoint_rcnn import KeypointRCNNHeads as TvHe
 from torchvision.models.detection.keypoint_rcnn import KeypointRCNNPredictor as TvPredictor
 
 import maskrcnn
+from maskrcnn.optimized import optimized_modules
 from maskrcnn.roi_heads import heatmaps_to_keypoints, keypointrcnn_loss, keypoints_to_heatmap
 
 from tests.model_fixtures import QUICK, assert_same_training_step, photo_like_images
@@ -84,11 +86,15 @@ def test_whole_model_in_float64_equals_torchvision_in_eval_and_in_training_with_
     ours.eval()
     with torch.no_grad():
         expected, got = reference(images), ours(images)
-    for e, g in zip(expected, got):
+        maskrcnn.optimize(ours)  # the fast form (fused keypoint head too) gives the same outputs, and trains alike
+        assert {"roi_heads.keypoint_head", "roi_heads.keypoint_roi_pool"} <= set(optimized_modules(ours))
+        fast = ours(images)
+    for e, g, f in zip(expected, got, fast):
         assert sorted(g) == sorted(e) == ["boxes", "keypoints", "keypoints_scores", "labels", "scores"]
         assert len(e["boxes"]) == 3
         for key in e:
             torch.testing.assert_close(g[key], e[key], rtol=1e-6, atol=1e-6, msg=key)
+            torch.testing.assert_close(f[key], e[key], rtol=1e-6, atol=1e-6, msg=key)
     generator = torch.Generator().manual_seed(3)
     targets = []
     for k, (h, w) in enumerate(SIZES):

@@ -8,15 +8,17 @@ swapped, a hook added), it runs its plain ``forward``. Results equal the plain m
 from __future__ import annotations
 
 from collections import OrderedDict
+from typing import Optional
 
 import torch.nn.functional as F
-from torch import Tensor
+from torch import Tensor, nn
 
 from ..backbone.backbone_with_fpn import IntermediateLayerGetter
 from ..backbone.fpn import FeaturePyramidNetwork
 from ..backbone.resnet import BasicBlock, Bottleneck
 from ..ops.conv_norm_act import Conv2dNormActivation
 from ..ops.fused_conv import conv_norm_act, conv_norm_relu
+from ..roi_heads.keypoint_head import KeypointRCNNHeads
 from .patterns import conv_norm_act_parts, is_conv, is_conv_norm, is_foldable_norm, is_relu, unhooked
 
 
@@ -72,6 +74,33 @@ class FusedConv2dNormActivation(Conv2dNormActivation):
             return super().forward(x)
         conv, norm, activation = parts
         return conv_norm_act(x, conv, norm, activation)
+
+
+class FusedKeypointRCNNHeads(KeypointRCNNHeads):
+    """The keypoint head's ``Conv2d, ReLU`` pairs, each as one fused convolution."""
+
+    @staticmethod
+    def recognises(head: KeypointRCNNHeads) -> bool:
+        return FusedKeypointRCNNHeads._pairs(head) is not None
+
+    @staticmethod
+    def _pairs(head: nn.Module) -> Optional[list[nn.Conv2d]]:
+        """The convolutions, when the children are exactly unhooked ``Conv2d, ReLU`` pairs."""
+        children = list(head)
+        if not unhooked(head) or not children or len(children) % 2:
+            return None
+        convs, relus = children[0::2], children[1::2]
+        if all(is_conv(c) for c in convs) and all(is_relu(r) for r in relus):
+            return convs
+        return None
+
+    def forward(self, x: Tensor) -> Tensor:
+        convs = self._pairs(self)
+        if convs is None:
+            return super().forward(x)
+        for conv in convs:
+            x = conv_norm_act(x, conv, None, "relu")
+        return x
 
 
 class FusedIntermediateLayerGetter(IntermediateLayerGetter):

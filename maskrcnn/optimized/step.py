@@ -16,12 +16,14 @@ from ..backbone.fpn import FeaturePyramidNetwork
 from ..backbone.resnet import BasicBlock, Bottleneck
 from ..ops.conv_norm_act import Conv2dNormActivation
 from ..poolers import MultiScaleRoIAlign
+from ..roi_heads.keypoint_head import KeypointRCNNHeads
 from .layers import (
     FusedBasicBlock,
     FusedBottleneck,
     FusedConv2dNormActivation,
     FusedFeaturePyramidNetwork,
     FusedIntermediateLayerGetter,
+    FusedKeypointRCNNHeads,
 )
 from .pooler import GatherMultiScaleRoIAlign
 
@@ -32,6 +34,7 @@ FAST_FORMS: dict[type, type] = {
     Conv2dNormActivation: FusedConv2dNormActivation,
     IntermediateLayerGetter: FusedIntermediateLayerGetter,
     FeaturePyramidNetwork: FusedFeaturePyramidNetwork,
+    KeypointRCNNHeads: FusedKeypointRCNNHeads,
     MultiScaleRoIAlign: GatherMultiScaleRoIAlign,
 }
 PLAIN_FORMS: dict[type, type] = {fast: plain for plain, fast in FAST_FORMS.items()}

@@ -47,5 +47,5 @@ def keypointrcnn_loss(keypoint_logits: Tensor, proposals: list[Tensor], gt_keypo
     valid_index = torch.where(torch.cat(valid, dim=0).to(dtype=torch.uint8))[0]
     if target_cells.numel() == 0 or len(valid_index) == 0:  # cross_entropy's mean of nothing would be nan
         return keypoint_logits.sum() * 0
-    logits = keypoint_logits.view(count * num_keypoints, height * width)
+    logits = keypoint_logits.reshape(count * num_keypoints, height * width)  # the fast form gives channels-last maps
     return F.cross_entropy(logits[valid_index], target_cells[valid_index])
