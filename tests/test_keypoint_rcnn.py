@@ -1,6 +1,8 @@
 """Keypoint R-CNN against torchvision's: the heads, the targets and loss, the inference, and the whole model in
 float64 (seeded initialisation, eval outputs, training losses and gradients with an image without people), plain and
 in its fast form (``maskrcnn.optimize``)."""
+import warnings
+
 import pytest
 import torch
 from torchvision.models.detection import keypointrcnn_resnet50_fpn as tv_keypointrcnn_resnet50_fpn
@@ -118,6 +120,15 @@ def test_drop_in_names_defaults_and_errors():
                                   num_keypoints=5)
     assert model.transform.min_size == (640, 672, 704, 736, 768, 800)
     assert model.roi_heads.keypoint_predictor.out_channels == 5
+    model.transform.min_size, model.roi_heads.detections_per_img = (96,), 3
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch.jit.script's deprecation notice
+        scripted = torch.jit.script(model.eval())
+    images = [torch.rand(3, 100, 110, generator=torch.Generator().manual_seed(4))]
+    with torch.no_grad():
+        eager, (_, from_script) = model(images), scripted(images)
+    for key, value in eager[0].items():  # scripted as torchvision's is, with the same outputs
+        assert torch.equal(from_script[0][key], value), key
     with pytest.raises(ValueError, match="num_keypoints should be None"):
         maskrcnn.KeypointRCNN(model.backbone, num_classes=3, num_keypoints=5,
                               keypoint_predictor=model.roi_heads.keypoint_predictor)
@@ -127,3 +138,16 @@ def test_drop_in_names_defaults_and_errors():
     with pytest.raises(TypeError, match="target keypoints must of float type"):
         model([torch.rand(3, 64, 64)], [{"boxes": torch.tensor([[1.0, 1.0, 20.0, 20.0]]), "labels": torch.tensor([1]),
                                           "keypoints": torch.zeros(1, 5, 3, dtype=torch.float64)}])
+
+
+def test_a_batch_without_people_gives_zero_box_and_keypoint_losses():
+    # torchvision's negative-sample test, on a small backbone: no object, so nothing to regress or to locate
+    torch.manual_seed(0)
+    model = maskrcnn.KeypointRCNN(maskrcnn.resnet_fpn_backbone(backbone_name="resnet18", weights=None), num_classes=2,
+                                  min_size=100, max_size=100)
+    boxes = torch.zeros(0, 4)
+    target = {"boxes": boxes, "labels": torch.zeros(0, dtype=torch.int64), "keypoints": torch.zeros(17, 0, 3)}
+    losses = model.train()([torch.rand(3, 100, 100)], [target])
+    for name in ("loss_box_reg", "loss_rpn_box_reg", "loss_keypoint"):
+        assert losses[name].item() == 0.0, name
+    assert losses["loss_classifier"] > 0 and losses["loss_objectness"] > 0

@@ -102,8 +102,11 @@ class RoIHeads(nn.Module):
     def check_targets(self, targets: Optional[list[dict[str, Tensor]]]) -> None:
         if targets is None:
             raise ValueError("targets should not be None")
-        keys = ["boxes", "labels"] + (["masks"] if self.has_mask() else []) + \
-            (["keypoints"] if self.has_keypoint() else [])
+        keys = ["boxes", "labels"]
+        if self.has_mask():
+            keys.append("masks")
+        if self.has_keypoint():
+            keys.append("keypoints")
         for i, t in enumerate(targets):
             for key in keys:
                 if key not in t:
