@@ -14,8 +14,8 @@ SMALL = dict(min_size=200, max_size=256)
 #: Quicker still, for tests that run many float64 passes (float64 convolutions have no oneDNN kernel): smaller
 #: images, fewer proposals, sampled RoIs and detections.
 QUICK = dict(min_size=128, max_size=160, rpn_pre_nms_top_n_train=300, rpn_post_nms_top_n_train=150,
-             rpn_pre_nms_top_n_test=200, rpn_post_nms_top_n_test=100, box_batch_size_per_image=64,
-             box_detections_per_img=20)
+             rpn_pre_nms_top_n_test=200, rpn_post_nms_top_n_test=100, box_batch_size_per_image=32,
+             box_detections_per_img=10)
 
 
 def model_pair(seed: int = 0, dtype=torch.float64, **kwargs):

@@ -70,19 +70,35 @@ def test_targets_loss_and_inference_equal_torchvisions():
         torch.testing.assert_close(got, expected, rtol=0, atol=0)
 
 
-def model_pair(**kwargs):
-    """torchvision's keypointrcnn_resnet50_fpn and ours, each built after the same seed, in float64."""
+def test_the_builder_initialises_as_torchvisions_with_the_same_seed():
     torch.manual_seed(0)
-    reference = tv_keypointrcnn_resnet50_fpn(weights=None, weights_backbone=None, **SETTINGS, **kwargs)
+    reference = tv_keypointrcnn_resnet50_fpn(weights=None, weights_backbone=None)
     torch.manual_seed(0)
-    ours = maskrcnn.keypointrcnn_resnet50_fpn(weights=None, weights_backbone=None, **SETTINGS, **kwargs)
+    ours = maskrcnn.keypointrcnn_resnet50_fpn(weights=None, weights_backbone=None)
+    assert list(ours.state_dict()) == list(reference.state_dict())
+    for (name, a), b in zip(reference.state_dict().items(), ours.state_dict().values()):
+        assert torch.equal(a, b), name  # the same numbers drawn in the same order
+    assert ours.transform.min_size == reference.transform.min_size and ours.roi_heads.has_keypoint()
+
+
+def model_pair():
+    """torchvision's KeypointRCNN and ours on a ResNet-18-FPN (the keypoint branch at full width), each built after
+    the same seed, float64."""
+    from torchvision.models.detection import KeypointRCNN as TvKeypointRCNN
+    from torchvision.models.detection.backbone_utils import resnet_fpn_backbone as tv_resnet_fpn_backbone
+    torch.manual_seed(0)
+    reference = TvKeypointRCNN(tv_resnet_fpn_backbone(backbone_name="resnet18", weights=None, trainable_layers=5),
+                               num_classes=2, **SETTINGS)
+    torch.manual_seed(0)
+    ours = maskrcnn.KeypointRCNN(maskrcnn.resnet_fpn_backbone(backbone_name="resnet18", weights=None,
+                                                              trainable_layers=5), num_classes=2, **SETTINGS)
     return reference.double(), ours.double()
 
 
 def test_whole_model_in_float64_equals_torchvision_in_eval_and_in_training_with_an_image_without_people():
     reference, ours = model_pair()
     for (name, a), b in zip(reference.state_dict().items(), ours.state_dict().values()):
-        assert torch.equal(a, b), name  # seeded initialisation draws the same numbers in the same order
+        assert torch.equal(a, b), name
     images = photo_like_images(SIZES)
     reference.eval()
     ours.eval()
