@@ -61,18 +61,21 @@ def assert_same_detections(ours, reference, images):
     ("maskrcnn_resnet50_fpn_v2", tvd.maskrcnn_resnet50_fpn_v2, tvd.MaskRCNN_ResNet50_FPN_V2_Weights),
     ("fasterrcnn_mobilenet_v3_large_fpn", tvd.fasterrcnn_mobilenet_v3_large_fpn,
      tvd.FasterRCNN_MobileNet_V3_Large_FPN_Weights),
+    ("keypointrcnn_resnet50_fpn", tvd.keypointrcnn_resnet50_fpn, tvd.KeypointRCNN_ResNet50_FPN_Weights),
 ])
 def test_default_weights_give_torchvisions_outputs_from_the_same_cached_file(torch_home, name, tv_builder,
                                                                              weights_class):
+    # the keypoint head is eight 512-wide convolutions per detection: a few detections (of any score) are enough
+    settings = {**SMALL, "box_detections_per_img": 4, "box_score_thresh": 0.001} if name.startswith("keypoint") else SMALL
     torch.manual_seed(0)
     place(weights_class.DEFAULT, trained_like(tv_builder(weights=None, weights_backbone=None)))
-    reference = tv_builder(weights="DEFAULT", **SMALL)
+    reference = tv_builder(weights="DEFAULT", **settings)
     for weights in ("DEFAULT", weights_class.COCO_V1):
-        ours = getattr(maskrcnn, name)(weights=weights, **SMALL)
+        ours = getattr(maskrcnn, name)(weights=weights, **settings)
         assert ours.meta["categories"] == weights_class.DEFAULT.meta["categories"]
         assert [n for n, p in ours.named_parameters() if p.requires_grad] == \
             [n for n, p in reference.named_parameters() if p.requires_grad]
-    if name == "maskrcnn_resnet50_fpn":  # the COCO v1 file was trained with frozen batch norm eps 0
+    if name in ("maskrcnn_resnet50_fpn", "keypointrcnn_resnet50_fpn"):  # COCO v1 files: frozen batch norm eps 0
         assert ours.backbone.body.bn1.eps == reference.backbone.body.bn1.eps == 0.0
     assert_same_detections(ours, reference, photo_like_images([(150, 190)]))
 
