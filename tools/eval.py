@@ -232,7 +232,7 @@ def training_record(weights: str) -> Optional[dict]:
     if not os.path.isfile(weights):
         return None
     try:
-        data = torch.load(weights, map_location="cpu", weights_only=False)
+        data = torch.load(weights, map_location="cpu", weights_only=True)
     except Exception:  # noqa: BLE001 (load_detector read it already; a file it can read but this cannot: no record)
         return None
     args = data.get("args") if isinstance(data, dict) else None
