@@ -206,17 +206,22 @@ class RoIHeads(nn.Module):
                                                matched_idxs))
         return result, losses
 
+    def branch_rois(self, proposals: list[Tensor], result: list[dict[str, Tensor]], labels: list[Tensor],
+                    matched_idxs: Optional[list[Tensor]]) -> tuple[list[Tensor], list[Tensor]]:
+        """The RoIs a mask or keypoint branch sees: in training the foreground RoIs with their matched ground-truth
+        indices; at inference the detections' boxes (and no indices)."""
+        if self.training:
+            assert matched_idxs is not None  # for TorchScript; select_training_samples set it
+            return proposal_targets.positive_samples(proposals, labels, matched_idxs)
+        no_indices: list[Tensor] = []
+        return [r["boxes"] for r in result], no_indices
+
     def mask_branch(self, features: dict[str, Tensor], proposals: list[Tensor], image_shapes: list[tuple[int, int]],
                     targets: Optional[list[dict[str, Tensor]]], result: list[dict[str, Tensor]],
                     labels: list[Tensor], matched_idxs: Optional[list[Tensor]]) -> dict[str, Tensor]:
         """Training: the mask loss on the foreground RoIs. Inference: adds ``"masks"`` (``[D, 1, 28, 28]``
         probabilities of each detection's class) to ``result`` and returns no loss."""
-        positive_matched: list[Tensor] = []
-        if self.training:
-            assert matched_idxs is not None  # for TorchScript; select_training_samples set it
-            mask_proposals, positive_matched = proposal_targets.positive_samples(proposals, labels, matched_idxs)
-        else:
-            mask_proposals = [r["boxes"] for r in result]
+        mask_proposals, positive_matched = self.branch_rois(proposals, result, labels, matched_idxs)
         if self.mask_roi_pool is None:  # (has_mask() said no; written out so that TorchScript skips a None branch)
             raise ValueError("the mask branch needs mask_roi_pool, mask_head and mask_predictor")
         mask_features = self.mask_head(self.mask_roi_pool(features, mask_proposals, image_shapes))
@@ -235,12 +240,7 @@ class RoIHeads(nn.Module):
                         ) -> dict[str, Tensor]:
         """Training: the keypoint loss on the foreground RoIs. Inference: adds ``"keypoints"`` (``[D, K, 3]``:
         x, y in input pixels, 1) and ``"keypoints_scores"`` (``[D, K]``, heatmap logits) to ``result``."""
-        positive_matched: list[Tensor] = []
-        if self.training:
-            assert matched_idxs is not None  # for TorchScript; select_training_samples set it
-            keypoint_proposals, positive_matched = proposal_targets.positive_samples(proposals, labels, matched_idxs)
-        else:
-            keypoint_proposals = [r["boxes"] for r in result]
+        keypoint_proposals, positive_matched = self.branch_rois(proposals, result, labels, matched_idxs)
         if self.keypoint_roi_pool is None:  # (has_keypoint() said no; written out for TorchScript)
             raise ValueError("the keypoint branch needs keypoint_roi_pool, keypoint_head and keypoint_predictor")
         keypoint_features = self.keypoint_head(self.keypoint_roi_pool(features, keypoint_proposals, image_shapes))
