@@ -9,7 +9,10 @@ become RGB), ``target`` a dict with
   own category ids as they are (torchvision's convention: ``num_classes = 91``, index 0 is background and unused ids
   are gaps), ids ``1..K`` as they are, any other ids mapped to ``1..K`` in id order,
 * ``masks``: uint8 ``N x H x W`` (0/1),
-* ``image_id`` (int), ``area`` (float32 ``N``, COCO's segment area), ``iscrowd`` (int64 ``N``, all 0).
+* ``image_id`` (int), ``area`` (float32 ``N``, COCO's segment area), ``iscrowd`` (int64 ``N``, all 0),
+* in a keypoint file (its category names ``keypoints``, as COCO's ``person_keypoints_*.json``): ``keypoints``
+  float32 ``N x K x 3`` (x, y, visibility) and ``keypoint_flip`` int64 ``K``, the left/right swap that
+  :func:`transforms.hflip` applies (:mod:`dataset.keypoints`).
 
 Crowd annotations are not training targets (torchvision's reference leaves them out too); they stay in
 :attr:`CocoInstanceDataset.coco`, the ground truth that COCOeval reads, where they mark regions to ignore.
@@ -34,6 +37,7 @@ from .categories import Categories
 from .coco_masks import is_rle, segmentation_to_mask, split_polygon_parts
 from .errors import DatasetError
 from .image_io import image_size, image_to_tensor, read_rgb
+from .keypoints import flip_permutation, keypoint_names, keypoints_of
 
 logger = logging.getLogger(__name__)
 
@@ -140,8 +144,14 @@ class CocoInstanceDataset(Dataset):
         self.transforms = transforms
         self.skip_bad_images = skip_bad_images
         self.categories = Categories.from_coco_categories(self.coco.dataset["categories"])
+        #: the keypoints' names in a keypoint file (None otherwise), and the swap a horizontal flip makes
+        self.keypoint_names = keypoint_names(self.coco, self.ann_file)
+        self.keypoint_flip = flip_permutation(self.keypoint_names) if self.keypoint_names else None
         self.report = AnnotationReport()
         self._targets = {image_id: self._usable_annotations(image_id) for image_id in sorted(self.coco.imgs)}
+        if self.keypoint_names is not None:  # a keypoint count that does not fit is one line now, not mid-training
+            for anns in self._targets.values():
+                keypoints_of(anns, len(self.keypoint_names), self.ann_file)
         self.ids = [i for i, anns in self._targets.items() if anns or not filter_empty]
         self.report.images_without_targets = sum(1 for anns in self._targets.values() if not anns)
         if skip_bad_images:
@@ -209,7 +219,7 @@ class CocoInstanceDataset(Dataset):
                                                for a in anns]))
         else:
             masks = torch.zeros((0, height, width), dtype=torch.uint8)
-        return {
+        target = {
             "boxes": boxes,
             "labels": torch.tensor([self.categories.label_of(a["category_id"]) for a in anns], dtype=torch.int64),
             "masks": masks,
@@ -217,6 +227,10 @@ class CocoInstanceDataset(Dataset):
             "area": torch.tensor([float(a.get("area", 0.0)) for a in anns], dtype=torch.float32),
             "iscrowd": torch.zeros(len(anns), dtype=torch.int64),
         }
+        if self.keypoint_names is not None:
+            target["keypoints"] = keypoints_of(anns, len(self.keypoint_names), self.ann_file)
+            target["keypoint_flip"] = torch.tensor(self.keypoint_flip, dtype=torch.int64)
+        return target
 
     def _usable_annotations(self, image_id: int) -> list[dict]:
         """Non-crowd annotations with a box of positive area (after clipping) and a usable segmentation."""

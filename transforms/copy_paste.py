@@ -56,6 +56,9 @@ def paste_objects(image: Tensor, target: dict[str, Any], source: Tensor, source_
     """``image`` ``[3, H, W]`` (float) with a random subset of ``source``'s objects pasted on; draws from torch's
     generator. Targets hold ``boxes``, ``labels``, ``masks`` (uint8 ``[N, H, W]``) and optionally ``area``,
     ``iscrowd``, which stay aligned with the objects."""
+    if "keypoints" in target:
+        raise ValueError("copy-paste does not carry keypoints (a pasted person would hide the keypoints under it): "
+                         "train keypoints with --augment hflip, multiscale or lsj")
     count = len(source_target["masks"])
     if count == 0:
         return image, target

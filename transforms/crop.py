@@ -25,6 +25,12 @@ def crop(image: Tensor, target: Target, top: int, left: int, height: int, width:
         boxes[:, 0::2] = boxes[:, 0::2].clamp(0, width)
         boxes[:, 1::2] = boxes[:, 1::2].clamp(0, height)
         target["boxes"] = boxes
+    if "keypoints" in target:  # shifted; a point cut off is no longer labelled (0, 0, 0)
+        keypoints = target["keypoints"] - torch.tensor([left, top, 0], dtype=target["keypoints"].dtype)
+        outside = (keypoints[..., 0] < 0) | (keypoints[..., 1] < 0) | (keypoints[..., 0] >= width) | \
+            (keypoints[..., 1] >= height)
+        keypoints[outside | (keypoints[..., 2] == 0)] = 0
+        target["keypoints"] = keypoints
     if "masks" in target:
         target["masks"] = target["masks"][..., top:top + height, left:left + width]
         if "area" in target:  # what is left of each object

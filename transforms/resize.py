@@ -31,6 +31,9 @@ def resize(image: Tensor, target: Target, height: int, width: int) -> tuple[Tens
                                                          dtype=target["boxes"].dtype)
     if "area" in target:
         target["area"] = target["area"] * (scale_x * scale_y)
+    if "keypoints" in target:  # x and y scaled, visibility kept
+        target["keypoints"] = target["keypoints"] * torch.tensor([scale_x, scale_y, 1.0],
+                                                                 dtype=target["keypoints"].dtype)
     if "masks" in target:
         masks = target["masks"]
         if len(masks):
