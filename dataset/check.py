@@ -6,6 +6,11 @@ duplicate image ids, annotations naming an image or category that does not exist
 Warnings are what training works around: boxes reaching outside their image (clipped), boxes without area and
 polygons with fewer than 3 points (dropped), categories without objects (a class the model never sees), images
 without objects (kept as negatives only with ``--keep-empty``).
+
+In a keypoint file (a category names ``keypoints``): an error for an object whose ``keypoints`` are not x, y, v for
+each named keypoint, or whose visibility is not 0, 1 or 2; a warning for labelled points outside their object's box
+(the keypoint head learns only points inside the box: those are lost) and for a ``num_keypoints`` that does not
+count the labelled points.
 """
 from __future__ import annotations
 
@@ -88,6 +93,7 @@ def check_coco(ann_file: str, image_dir: str, check_images: bool = True) -> Data
         elif not is_rle(segmentation):
             small.append(f"annotation {ann.get('id')} of {image.get('file_name')} (no segmentation)")
     report.problem("error", f"{len(unknown)} annotations name an image or category the file does not list", unknown)
+    _check_keypoints(data, report)
     report.problem("warning", f"{len(outside)} boxes reach outside their image (clipped in training)", outside)
     report.problem("warning", f"{len(no_area)} boxes without area (dropped in training)", no_area)
     report.problem("warning", f"{len(small)} objects with degenerate polygons (parts with fewer than 3 points are "
@@ -104,6 +110,40 @@ def check_coco(ann_file: str, image_dir: str, check_images: bool = True) -> Data
     report.boxes_by_image = [((int(images[i].get("height", 0)), int(images[i].get("width", 0))), b)
                              for i, b in boxes.items()]
     return report
+
+
+def _check_keypoints(data: dict[str, Any], report: DataCheck) -> None:
+    names = next((c["keypoints"] for c in data["categories"] if c.get("keypoints")), None)
+    if not names:
+        return
+    count = len(names)
+    wrong_length, bad_flags, outside, miscounted = [], [], [], []
+    for ann in data["annotations"]:
+        if ann.get("iscrowd", 0):
+            continue
+        label = f"annotation {ann.get('id')} (image {ann.get('image_id')})"
+        values = ann.get("keypoints")
+        if not isinstance(values, list) or len(values) != 3 * count:
+            wrong_length.append(f"{label}: {len(values) if isinstance(values, list) else 'no'} numbers")
+            continue
+        flags = values[2::3]
+        if any(v not in (0, 1, 2) for v in flags):
+            bad_flags.append(f"{label}: {sorted(set(flags) - {0, 1, 2})}")
+            continue
+        x, y, w, h = (ann.get("bbox") or [0, 0, 0, 0])[:4]
+        off = [names[k] for k, (px, py, v) in enumerate(zip(values[0::3], values[1::3], flags))
+               if v and not (x <= px <= x + w and y <= py <= y + h)]
+        if off:
+            outside.append(f"{label}: {', '.join(off[:3])}")
+        if "num_keypoints" in ann and ann["num_keypoints"] != sum(1 for v in flags if v):
+            miscounted.append(f"{label}: num_keypoints {ann['num_keypoints']}, {sum(1 for v in flags if v)} labelled")
+    report.problem("error", f"{len(wrong_length)} objects without {3 * count} keypoint numbers (x, y, visibility for "
+                            f"each of {count})", wrong_length)
+    report.problem("error", f"{len(bad_flags)} objects with keypoint visibility other than 0, 1, 2", bad_flags)
+    report.problem("warning", f"{len(outside)} objects with labelled keypoints outside their box (not learned)",
+                   outside)
+    report.problem("warning", f"{len(miscounted)} objects whose num_keypoints does not count their labelled points",
+                   miscounted)
 
 
 def _check_image_files(images: list[dict[str, Any]], image_dir: str, report: DataCheck) -> None:

@@ -1,5 +1,6 @@
 """COCO keypoint files as data: the dataset's ``keypoints`` and ``keypoint_flip``, the horizontal flip's left/right
-swap (COCO's flip indices), resize and crop moving the points, and one-line errors for counts that do not fit."""
+swap (COCO's flip indices), resize and crop moving the points, one-line errors for counts that do not fit, and
+check_data's keypoint findings."""
 import json
 
 import cv2
@@ -78,3 +79,20 @@ def test_keypoint_counts_that_do_not_fit_are_one_line(tmp_path):
     message = str(error.value)
     assert "person_keypoints.json" in message and "6 numbers" in message and "expected 9" in message
     assert "\n" not in message
+
+
+def test_check_data_reports_keypoint_problems(tmp_path):
+    from dataset.check import check_coco
+    people = [(PEOPLE[0][0], PEOPLE[0][1][:6]),                 # two keypoints of three: an error
+              ([35, 4, 15, 25], [42, 9, 2, 40, 7, 3, 0, 0, 0]),  # visibility 3: an error
+              ([10, 5, 20, 30], [20, 10, 2, 55, 8, 2, 0, 0, 0])]  # the left eye (x 55) outside the box: a warning
+    image_dir, ann_file = write_keypoint_file(tmp_path, people)
+    report = check_coco(str(ann_file), str(image_dir))
+    assert any("1 objects without 9 keypoint numbers" in e and "annotation 1" in e for e in report.errors)
+    assert any("keypoint visibility other than 0, 1, 2" in e and "[3]" in e for e in report.errors)
+    assert any("labelled keypoints outside their box" in w and "annotation 3" in w and "left_eye" in w
+               for w in report.warnings)
+    (tmp_path / "clean").mkdir()
+    image_dir, ann_file = write_keypoint_file(tmp_path / "clean")
+    clean = check_coco(str(ann_file), str(image_dir))
+    assert not [e for e in clean.errors if "keypoint" in e] and not [w for w in clean.warnings if "keypoint" in w]
