@@ -190,7 +190,7 @@ def fpn_detector(*, backbone_name: str = "resnet50", masks: bool = True, version
     if weights is not None:
         weights_backbone = None
         num_classes = overwrite_num_classes(weights, num_classes)
-        if keypoints:  # an enum fixes the count: checked before anything is downloaded, as torchvision does
+        if keypoints and isinstance(weights, WeightsEnum):  # checked before anything is downloaded, as torchvision
             kwargs["num_keypoints"] = keypoint_count(weights, None, kwargs.get("num_keypoints"))
         state_dict = read_weights(weights, progress)  # read once: it gives the class count, then the weights
         check_file_version(state_dict, weights, masks, version)

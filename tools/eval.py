@@ -35,7 +35,7 @@ from dataset import load_coco, read_json, read_rgb, write_json_atomically
 from maskrcnn.analysis.evaluation_report import build_report
 from maskrcnn.analysis.proposal_recall import proposal_recall, suggest_anchors
 from maskrcnn.engine import eval_loader, evaluate_on_coco, evaluate_results, load_detector
-from maskrcnn.engine.coco_evaluation import BACKENDS
+from maskrcnn.engine.coco_evaluation import BACKENDS, RESULT_FIELD
 from maskrcnn.engine.predictor import RUNTIMES, is_exported, open_exported
 from maskrcnn.engine.recipes import RECIPES
 from maskrcnn.export import PRECISIONS
@@ -132,7 +132,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         coco = load_coco(args.ann)
         results = read_results(args.results)
         check_results_fit(results, coco, args)
-        iou_types = [t for t, key in (("bbox", "bbox"), ("segm", "segmentation")) if any(key in r for r in results)]
+        iou_types = [t for t, key in RESULT_FIELD.items() if any(key in r for r in results)]
         if not results:
             print(f"{args.results} holds no detections: every figure is 0")
             iou_types = ["bbox"]
@@ -248,6 +248,7 @@ def write_report(args, coco, results: list, iou_types: list, proposals, notes: l
                  name: str, image_ids=None, training=None) -> None:
     folder = os.path.join("result", "report", name) if args.report == AUTO else args.report
     started = time.perf_counter()
+    iou_types = [t for t in iou_types if t in ("bbox", "segm")]  # the report's analyses are of boxes and masks
     report = build_report(coco, results, iou_types, image_ids=image_ids, score_thresh=args.report_score,
                           backend=args.backend, proposals=proposals, training=training, notes=notes, meta=meta)
     try:

@@ -21,7 +21,27 @@ from ..roi_heads.mask_paste import MASK_THRESHOLD
 
 #: The 12 numbers of COCOeval.summarize(), in its order.
 STAT_NAMES = ("AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm", "ARl")
+#: The 10 numbers of its keypoint summary (OKS instead of IoU; no small objects, 20 detections per image).
+KEYPOINT_STAT_NAMES = ("AP", "AP50", "AP75", "APm", "APl", "AR", "AR50", "AR75", "ARm", "ARl")
 IOU_TYPES = ("bbox", "segm")
+#: OKS's per-keypoint spread for a keypoint set other than COCO's 17 person keypoints (whose own sigmas COCOeval
+#: knows), unless the ground truth's category gives ``keypoint_sigmas``: COCO's eyes are 0.025, its hips 0.107.
+DEFAULT_KEYPOINT_SIGMA = 0.05
+#: The result field each IoU type scores.
+RESULT_FIELD = {"bbox": "bbox", "segm": "segmentation", "keypoints": "keypoints"}
+
+
+def stat_names(iou_type: str) -> tuple[str, ...]:
+    return KEYPOINT_STAT_NAMES if iou_type == "keypoints" else STAT_NAMES
+
+
+def keypoint_sigmas(coco_gt: COCO, count: int) -> Optional[np.ndarray]:
+    """OKS sigmas for ``count`` keypoints: the category's ``keypoint_sigmas``, COCOeval's own for 17 (None), else
+    :data:`DEFAULT_KEYPOINT_SIGMA` each."""
+    for category in coco_gt.dataset.get("categories", []):
+        if category.get("keypoint_sigmas"):
+            return np.asarray(category["keypoint_sigmas"], dtype=float)
+    return None if count == 17 else np.full(count, DEFAULT_KEYPOINT_SIGMA)
 
 
 def prediction_to_results(image_id: int, prediction: dict[str, Any], category_ids: Optional[Sequence[int]] = None
@@ -45,6 +65,9 @@ def prediction_to_results(image_id: int, prediction: dict[str, Any], category_id
         if rle is not None:
             record["segmentation"] = {"size": [int(s) for s in rle["size"]], "counts": rle["counts"].decode("ascii")}
         results.append(record)
+    if "keypoints" in prediction:  # COCO's [x1, y1, v1, x2, ...] (v is 1: COCOeval reads x and y only)
+        for record, points in zip(results, prediction["keypoints"].detach().cpu().double().flatten(1).tolist()):
+            record["keypoints"] = [float(v) for v in points]
     return results
 
 
@@ -94,12 +117,12 @@ def evaluate_results(coco_gt: COCO, results: list[dict[str, Any]], iou_types: It
     for iou_type in iou_types:
         evaluator = run_cocoeval(coco_gt, results, iou_type, image_ids, backend)
         if evaluator is None:
-            metrics[iou_type] = {name: 0.0 for name in STAT_NAMES}
+            metrics[iou_type] = {name: 0.0 for name in stat_names(iou_type)}
             table.append(f"{iou_type}: no detections, every metric is 0")
             continue
         _, printed = quietly(evaluator.summarize)
         table.append(f"IoU metric: {iou_type}\n{printed.rstrip()}")
-        values = {name: float(max(value, 0.0)) for name, value in zip(STAT_NAMES, evaluator.stats)}
+        values = {name: float(max(value, 0.0)) for name, value in zip(stat_names(iou_type), evaluator.stats)}
         if per_class:
             values["per_class"] = per_class_ap(coco_gt, evaluator)
             table.append(format_per_class(values["per_class"]))
@@ -108,8 +131,9 @@ def evaluate_results(coco_gt: COCO, results: list[dict[str, Any]], iou_types: It
 
 
 def usable_results(results: Sequence[dict[str, Any]], iou_type: str) -> list[dict[str, Any]]:
-    """The records an IoU type can score: all for bbox, those with a ``segmentation`` for segm."""
-    return [r for r in results if iou_type != "segm" or "segmentation" in r]
+    """The records an IoU type can score: all for bbox, those with a ``segmentation`` for segm, with ``keypoints``
+    for keypoints."""
+    return [r for r in results if RESULT_FIELD[iou_type] in r]
 
 
 def run_cocoeval(coco_gt: COCO, results: Sequence[dict[str, Any]], iou_type: str,
@@ -123,6 +147,10 @@ def run_cocoeval(coco_gt: COCO, results: Sequence[dict[str, Any]], iou_type: str
         return None
     coco_dt, _ = quietly(coco_gt.loadRes, [dict(r) for r in usable])  # loadRes modifies its records
     evaluator = _evaluator(backend, coco_gt, coco_dt, iou_type)
+    if iou_type == "keypoints":
+        sigmas = keypoint_sigmas(coco_gt, len(usable[0]["keypoints"]) // 3)
+        if sigmas is not None:
+            evaluator.params.kpt_oks_sigmas = sigmas
     if image_ids is not None:
         evaluator.params.imgIds = sorted(set(int(i) for i in image_ids))
     if configure is not None:

@@ -25,9 +25,21 @@ def has_masks(model: nn.Module) -> bool:
     return bool(roi_heads is not None and hasattr(roi_heads, "has_mask") and roi_heads.has_mask())
 
 
+def has_keypoints(model: nn.Module) -> bool:
+    """Whether the detector predicts keypoints (Keypoint R-CNN)."""
+    roi_heads = getattr(model, "roi_heads", None)
+    return bool(roi_heads is not None and hasattr(roi_heads, "has_keypoint") and roi_heads.has_keypoint())
+
+
+def evaluated_types(model: nn.Module) -> tuple[str, ...]:
+    """The COCOeval IoU types of the model's outputs: bbox, and segm for masks, keypoints for keypoints."""
+    return ("bbox",) + (("segm",) if has_masks(model) else ()) + (("keypoints",) if has_keypoints(model) else ())
+
+
 def primary_ap(metrics: dict[str, Any]) -> tuple[str, float]:
-    """``(iou type, AP)`` by which runs are compared: mask AP where there are masks, else box AP."""
-    iou_type = "segm" if "segm" in metrics else "bbox"
+    """``(iou type, AP)`` by which runs are compared: mask AP where there are masks, keypoint AP where there are
+    keypoints, else box AP."""
+    iou_type = next(t for t in ("segm", "keypoints", "bbox") if t in metrics)
     return iou_type, metrics[iou_type]["AP"]
 
 
@@ -96,7 +108,7 @@ def evaluate_on_coco(model: nn.Module, loader: DataLoader, device: torch.device,
                      fast_mode: bool = False, keep_outputs: int = 0, backend: str = "pycocotools"
                      ) -> tuple[Optional[dict[str, Any]], str, list, list]:
     """Evaluates on the loader's dataset (a CocoInstanceDataset, or this rank's shard of it): bbox, and segm if the
-    model predicts masks.
+    model predicts masks, keypoints (OKS) if it predicts keypoints.
 
     Returns ``(metrics, table, results, kept outputs)`` on rank 0; other ranks get ``(None, "", [], [])`` after
     sending their results to rank 0.
@@ -108,7 +120,7 @@ def evaluate_on_coco(model: nn.Module, loader: DataLoader, device: torch.device,
     results = [record for part in gathered for record in part]
     dataset = loader.dataset
     image_ids = getattr(dataset, "ids", None)
-    iou_types = ("bbox", "segm") if has_masks(model) else ("bbox",)
+    iou_types = evaluated_types(model)
     metrics, table = evaluate_results(dataset.coco, results, iou_types, image_ids=image_ids, per_class=per_class,
                                       backend=backend)
     return metrics, table, results, kept

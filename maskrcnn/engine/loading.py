@@ -72,8 +72,10 @@ def load_detector(path: Union[str, os.PathLike, WeightsEnum],
         names, ids = saved.get("names") or data.get("class_names") or [], saved.get("ids") or []
     else:
         has_masks = not isinstance(data, dict) or any(str(k).startswith("roi_heads.mask_") for k in data)
+        has_keypoints = isinstance(data, dict) and any(str(k).startswith("roi_heads.keypoint_") for k in data)
         version = (state_dict_version(data) if isinstance(data, dict) else None) or "v1"
-        model = fpn_detector(weights=path, masks=has_masks, version=version)
+        model = fpn_detector(weights=path, masks=has_masks and not has_keypoints, keypoints=has_keypoints,
+                             version=version)
         names, ids = [], []
     categories = Categories.for_model(model.roi_heads.box_predictor.cls_score.out_features, names, ids)
     return model.eval().to(device), categories

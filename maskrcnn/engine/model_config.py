@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any, Optional, Sequence
 
 from torchvision.models import WeightsEnum
+from torchvision.models.detection import KeypointRCNN_ResNet50_FPN_Weights
 
 from ..builders import BACKBONE_NAMES, DETECTOR_WEIGHTS, fpn_detector
 from ..faster_rcnn import FasterRCNN, default_anchor_generator
@@ -25,6 +26,9 @@ class ModelConfig:
     num_classes: int = 91
     backbone: str = "resnet50"
     masks: bool = True
+    #: a Keypoint R-CNN (no masks): torchvision's keypoint branch, ``num_keypoints`` per object
+    keypoints: bool = False
+    num_keypoints: int = 17
     #: "v1" (torchvision's maskrcnn_resnet50_fpn) or "v2" (maskrcnn_resnet50_fpn_v2's heads and batch norm)
     version: str = "v1"
     min_size: int = 800
@@ -53,6 +57,8 @@ class ModelConfig:
     def builder_kwargs(self) -> dict[str, Any]:
         values = asdict(self)
         values["backbone_name"] = values.pop("backbone")
+        if not values["keypoints"]:
+            values.pop("num_keypoints")
         sizes, ratios = values.pop("anchor_sizes"), values.pop("aspect_ratios")
         if sizes is not None or ratios is not None:
             values["rpn_anchor_generator"] = fpn_anchor_generator(sizes, ratios)
@@ -90,7 +96,9 @@ def build_model(config: ModelConfig, weights: WeightsArg = None, weights_backbon
     weights (enum, name or file)."""
     if config.backbone not in BACKBONES:
         raise ValueError(f"backbone must be one of {', '.join(BACKBONES)}, got {config.backbone!r}")
-    weights = resolve_weights(weights, DETECTOR_WEIGHTS.get((config.backbone, config.masks, config.version)))
+    published = KeypointRCNN_ResNet50_FPN_Weights if config.keypoints and config.backbone == "resnet50" else \
+        DETECTOR_WEIGHTS.get((config.backbone, config.masks, config.version))
+    weights = resolve_weights(weights, published)
     if isinstance(weights, WeightsEnum):
         weights = fetch_file(weights)
     return fpn_detector(weights=weights, weights_backbone=weights_backbone, **config.builder_kwargs())

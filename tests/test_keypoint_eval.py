@@ -1,0 +1,52 @@
+"""Keypoint evaluation: COCOeval's OKS keypoint AP through eval.py and evaluate_on_coco (with the dataset's sigmas,
+COCO's for its 17 person keypoints), and torchvision's keypoint checkpoint files loading as Keypoint R-CNN."""
+import json
+
+import pytest
+import torch
+
+import maskrcnn
+from dataset import CocoInstanceDataset
+from maskrcnn.engine import eval_loader, evaluate_on_coco, load_detector
+from maskrcnn.engine.coco_evaluation import KEYPOINT_STAT_NAMES
+from transforms import eval_transforms
+
+from tests.test_keypoint_data import write_keypoint_file
+from tests.tool_runner import tool
+
+
+def test_results_equal_to_the_ground_truth_score_keypoint_ap_1(tmp_path):
+    _, ann_file = write_keypoint_file(tmp_path)
+    truth = json.loads(ann_file.read_text())["annotations"]
+    results = [{"image_id": a["image_id"], "category_id": a["category_id"], "bbox": a["bbox"], "score": 0.9,
+                "keypoints": a["keypoints"]} for a in truth]
+    (tmp_path / "results.json").write_text(json.dumps(results))
+    done = tool("eval.py", "--results", tmp_path / "results.json", "--ann", ann_file, "--out", tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert list(metrics["keypoints"]) == list(KEYPOINT_STAT_NAMES) and metrics["keypoints"]["AP"] == pytest.approx(1)
+    assert "IoU metric: keypoints" in done.stdout
+    moved = [{**r, "keypoints": [v + 4 if k % 3 == 0 else v for k, v in enumerate(r["keypoints"])]} for r in results]
+    (tmp_path / "moved.json").write_text(json.dumps(moved))  # every point 4 px off: OKS < 1, AP below 1
+    assert tool("eval.py", "--results", tmp_path / "moved.json", "--ann", ann_file, "--out", tmp_path).returncode == 0
+    assert json.loads((tmp_path / "metrics.json").read_text())["keypoints"]["AP"] < 0.9
+
+
+def test_a_keypoint_model_is_evaluated_on_keypoints_too(tmp_path):
+    torch.manual_seed(0)
+    model = maskrcnn.KeypointRCNN(maskrcnn.resnet_fpn_backbone(backbone_name="resnet18", weights=None), num_classes=2,
+                                  num_keypoints=3, min_size=64, max_size=96, box_score_thresh=0.0,
+                                  box_detections_per_img=5).eval()
+    dataset = CocoInstanceDataset(*write_keypoint_file(tmp_path), eval_transforms())
+    metrics, table, results, _ = evaluate_on_coco(model, eval_loader(dataset, 1, 0), torch.device("cpu"))
+    assert set(metrics) == {"bbox", "keypoints"} and "IoU metric: keypoints" in table
+    assert results and all(len(r["keypoints"]) == 9 for r in results)
+
+
+def test_torchvisions_keypoint_file_loads_as_keypoint_rcnn(tmp_path):
+    from torchvision.models.detection import keypointrcnn_resnet50_fpn as tv_keypointrcnn_resnet50_fpn
+    path = tmp_path / "keypointrcnn.pth"
+    torch.save(tv_keypointrcnn_resnet50_fpn(weights=None, weights_backbone=None, num_keypoints=5).state_dict(), path)
+    model, categories = load_detector(path)
+    assert isinstance(model, maskrcnn.KeypointRCNN) and model.roi_heads.keypoint_predictor.out_channels == 5
+    assert categories.num_classes == 2
