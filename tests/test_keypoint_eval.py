@@ -50,3 +50,25 @@ def test_torchvisions_keypoint_file_loads_as_keypoint_rcnn(tmp_path):
     model, categories = load_detector(path)
     assert isinstance(model, maskrcnn.KeypointRCNN) and model.roi_heads.keypoint_predictor.out_channels == 5
     assert categories.num_classes == 2
+
+
+def test_keypoints_in_prediction_records_coco_results_and_drawings():
+    from dataset.categories import Categories
+    from maskrcnn.engine.prediction_records import coco_result_records, instance_records
+    from visualization import draw_prediction
+    output = {"boxes": torch.tensor([[10.0, 10.0, 50.0, 70.0]]), "labels": torch.tensor([1]),
+              "scores": torch.tensor([0.9]),
+              "keypoints": torch.tensor([[[20.0, 15.0, 1.0], [30.0, 40.0, 1.0], [45.0, 65.0, 1.0]]]),
+              "keypoints_scores": torch.tensor([[3.5, -1.0, 2.25]])}
+    records = instance_records(output, Categories.for_model(2, ["__background__", "person"]))
+    assert records[0]["keypoints"] == [[20.0, 15.0], [30.0, 40.0], [45.0, 65.0]]
+    assert records[0]["keypoint_scores"] == [3.5, -1.0, 2.25]
+    result = coco_result_records(7, records)[0]
+    assert result["keypoints"] == [20.0, 15.0, 1, 30.0, 40.0, 1, 45.0, 65.0, 1] and result["bbox"] == [10, 10, 40, 60]
+    image = torch.zeros(3, 80, 60)
+    plain = draw_prediction(image, {k: v for k, v in output.items() if not k.startswith("keypoint")})
+    drawn = draw_prediction(image, output, min_side=160)  # enlarged 8/3 times: the dots move with the picture
+    assert drawn.shape[:2] == (213, 160) and plain.shape[:2] == (80, 60)
+    for x, y in ((20, 15), (30, 40), (45, 65)):
+        scale = 160 / 60
+        assert drawn[round(y * scale), round(x * scale)].any()  # a dot on the black image

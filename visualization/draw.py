@@ -139,13 +139,46 @@ def _caption(canvas: np.ndarray, text: str, box, color: tuple[int, int, int], fo
     cv2.putText(canvas, text, origin, font, font_scale, (255, 255, 255), 1, cv2.LINE_AA)
 
 
+#: COCO's person skeleton (its person_keypoints files' ``skeleton``), as 0-based pairs of its 17 keypoints.
+COCO_PERSON_SKELETON = ((15, 13), (13, 11), (16, 14), (14, 12), (11, 12), (5, 11), (6, 12), (5, 6), (5, 7), (6, 8),
+                        (7, 9), (8, 10), (1, 2), (0, 1), (0, 2), (1, 3), (2, 4), (3, 5), (4, 6))
+
+
+def draw_keypoints(canvas: np.ndarray, keypoints, labels=None,
+                   skeleton: Optional[Sequence[tuple[int, int]]] = None) -> np.ndarray:
+    """Draws ``[N, K, 2 or 3]`` keypoints (canvas pixels) in place: a dot each in its instance's class colour, and
+    the ``skeleton``'s lines between them (COCO's for 17 keypoints when None)."""
+    points = _as_numpy(keypoints)
+    if points is None or not len(points):
+        return canvas
+    if skeleton is None and points.shape[1] == 17:
+        skeleton = COCO_PERSON_SKELETON
+    labels = _as_numpy(labels) if labels is not None else np.zeros(len(points), dtype=np.int64)
+    radius = max(2, round(min(canvas.shape[:2]) / 150))
+    for instance, label in zip(points, labels):
+        color = class_color(int(label))
+        xy = [(int(round(float(x))), int(round(float(y)))) for x, y in instance[:, :2]]
+        for a, b in skeleton or ():
+            cv2.line(canvas, xy[a], xy[b], color, max(1, radius // 2), cv2.LINE_AA)
+        for point in xy:
+            cv2.circle(canvas, point, radius, (255, 255, 255), -1, cv2.LINE_AA)
+            cv2.circle(canvas, point, max(1, radius - 1), color, -1, cv2.LINE_AA)
+    return canvas
+
+
 def draw_prediction(image: np.ndarray | Tensor, prediction: dict, class_names: Optional[Sequence[str]] = None,
                     score_thresh: float = 0.5, min_side: int = 0) -> np.ndarray:
-    """Draw a model output dict (``boxes``, ``labels``, ``scores``, ``masks``) above ``score_thresh``."""
+    """Draw a model output dict (``boxes``, ``labels``, ``scores``, ``masks``, ``keypoints``) above
+    ``score_thresh``."""
     keep = prediction["scores"] >= score_thresh
     masks = prediction.get("masks")
-    return draw_instances(image, prediction["boxes"][keep], prediction["labels"][keep], prediction["scores"][keep],
-                          masks[keep] if masks is not None else None, class_names, min_side=min_side)
+    canvas = draw_instances(image, prediction["boxes"][keep], prediction["labels"][keep], prediction["scores"][keep],
+                            masks[keep] if masks is not None else None, class_names, min_side=min_side)
+    if "keypoints" in prediction:  # in the drawing's pixels (it may be enlarged)
+        scale = canvas.shape[0] / as_rgb_array(image).shape[0]
+        keypoints = _as_numpy(prediction["keypoints"][keep])
+        draw_keypoints(canvas, keypoints[..., :2] * scale, prediction["labels"][keep])
+    return canvas
 
 
 def draw_target(image: np.ndarray | Tensor, target: dict, class_names: Optional[Sequence[str]] = None) -> np.ndarray:

@@ -1,6 +1,7 @@
 """A prediction as JSON records: the instances of one image or video frame, and COCO results files' image ids.
 
-An instance record is ``{"label", "name", "score", "box": [x1, y1, x2, y2], "mask"}``: ``label`` is the training
+An instance record is ``{"label", "name", "score", "box": [x1, y1, x2, y2], "mask"}`` (a Keypoint R-CNN's adds
+``"keypoints": [[x, y], ...]`` and ``"keypoint_scores"``): ``label`` is the training
 dataset's own category id, ``box`` is in input pixels, and ``mask`` is compressed COCO RLE
 (``{"size": [h, w], "counts": "..."}``) or COCO polygons (``[[x1, y1, x2, y2, ...], ...]``, holes filled). A
 Faster R-CNN's records have no mask.
@@ -36,6 +37,9 @@ def instance_records(output: dict[str, Tensor], categories: Categories, mask_for
                   "score": round(float(score), 4), "box": [round(v, 2) for v in box]}
         if masks is not None:
             record["mask"] = encode_mask(masks[k, 0], mask_format)
+        if "keypoints" in output:  # [[x, y], ...] in input pixels, and each point's heatmap score
+            record["keypoints"] = [[round(float(x), 2), round(float(y), 2)] for x, y, _ in output["keypoints"][k]]
+            record["keypoint_scores"] = [round(float(v), 3) for v in output["keypoints_scores"][k]]
         records.append(record)
     return records
 
@@ -49,6 +53,8 @@ def coco_result_records(image_id: int, records: Sequence[dict[str, Any]]) -> lis
                   "score": record["score"]}
         if "mask" in record:
             result["segmentation"] = record["mask"]
+        if "keypoints" in record:  # COCO's [x1, y1, v1, ...]
+            result["keypoints"] = [v for x, y in record["keypoints"] for v in (x, y, 1)]
         results.append(result)
     return results
 
