@@ -72,3 +72,31 @@ def test_keypoints_in_prediction_records_coco_results_and_drawings():
     for x, y in ((20, 15), (30, 40), (45, 65)):
         scale = 160 / 60
         assert drawn[round(y * scale), round(x * scale)].any()  # a dot on the black image
+
+
+def test_train_eval_and_predict_a_keypoint_model_on_a_keypoint_file(tmp_path):
+    from tests.tool_runner import TINY_MODEL, refused
+    image_dir, ann_file = write_keypoint_file(tmp_path)
+    files = ["--train-ann", ann_file, "--train-images", image_dir, "--val-ann", ann_file, "--val-images", image_dir]
+    done = tool("train.py", *files, "--model", "keypoint", "--epochs", 1, "--output", tmp_path / "run",
+                *TINY_MODEL)
+    assert done.returncode == 0, done.stderr[-3000:]
+    checkpoint = tmp_path / "run" / "checkpoints" / "last.pth"
+    model, _ = load_detector(checkpoint)
+    assert isinstance(model, maskrcnn.KeypointRCNN) and model.roi_heads.keypoint_predictor.out_channels == 3
+    done = tool("eval.py", "--weights", checkpoint, "--val-ann", ann_file, "--val-images", image_dir, "--workers", 0,
+                "--out", tmp_path / "eval")
+    assert done.returncode == 0 and "IoU metric: keypoints" in done.stdout, done.stderr[-2000:]
+    done = tool("predict.py", image_dir / "a.jpg", "--weights", checkpoint, "--score-thresh", 0.0, "--out",
+                tmp_path / "predictions")
+    assert done.returncode == 0, done.stderr[-2000:]
+    records = json.loads((tmp_path / "predictions" / "a.json").read_text())
+    instances = records["instances"] if isinstance(records, dict) else records
+    assert instances and all(len(r["keypoints"]) == 3 for r in instances)
+    instances_file = tmp_path / "instances.json"
+    data = json.loads(ann_file.read_text())
+    data["categories"][0].pop("keypoints")
+    instances_file.write_text(json.dumps(data))
+    bad = refused("train.py", "--train-ann", instances_file, "--train-images", image_dir, "--model", "keypoint",
+                  "--output", tmp_path / "bad")
+    assert bad.returncode == 2 and "has no keypoints" in bad.stderr and bad.stderr.count("\n") == 1

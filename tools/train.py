@@ -53,6 +53,10 @@ from _common import (
 #: The losses a Mask R-CNN computes; ``--loss-weights`` takes them with or without the ``loss_`` prefix.
 LOSS_NAMES = ("loss_classifier", "loss_box_reg", "loss_mask", "loss_objectness", "loss_rpn_box_reg")
 
+#: --model's choice for a Keypoint R-CNN (the others are Mask R-CNN versions).
+KEYPOINT_MODEL = "keypoint"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = make_parser(__doc__)
     add_data_arguments(parser)
@@ -70,9 +74,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--epochs", type=int, help="(recipe default)")
     parser.add_argument("--lr", type=float, help="learning rate for the whole batch (default: the recipe's, "
                                                  "scaled linearly with the total batch for coco2017)")
-    parser.add_argument("--model", choices=VERSIONS, default="v1",
+    parser.add_argument("--model", choices=VERSIONS + (KEYPOINT_MODEL,), default="v1",
                         help="v1: torchvision's maskrcnn_resnet50_fpn; v2: maskrcnn_resnet50_fpn_v2's heads and batch "
-                             "norm (default: %(default)s)")
+                             "norm; keypoint: Keypoint R-CNN (keypointrcnn_resnet50_fpn's heads) on a keypoint file "
+                             "such as COCO's person_keypoints_*.json (default: %(default)s)")
     parser.add_argument("--backbone", choices=BACKBONES, help="(recipe default)")
     parser.add_argument("--sync-bn", action="store_true", default=None,
                         help="synchronise batch norm across processes under torchrun (CUDA only; default: the "
@@ -234,6 +239,12 @@ def main(argv: Optional[list[str]] = None) -> int:
         distributed.barrier()
     train_set = open_dataset(args, "train", train_transforms(args.augment), filter_empty=not args.keep_empty,
                              skip_bad_images=args.skip_bad_images)
+    if args.model == KEYPOINT_MODEL and getattr(train_set, "keypoint_names", None) is None:
+        raise UsageError(f"--model keypoint: {train_set.ann_file} has no keypoints (a keypoint file names them in its "
+                         f"category, as COCO's person_keypoints_*.json does)")
+    if args.model == KEYPOINT_MODEL and args.augment == "copypaste":
+        raise UsageError("--model keypoint: copy-paste does not carry keypoints; use --augment hflip, multiscale or "
+                         "lsj")
     train_set = augmented_dataset(train_set, args.augment)
     val_set = open_dataset(args, "val", eval_transforms(), skip_bad_images=args.skip_bad_images, required=False)
     if main_process:
@@ -244,8 +255,11 @@ def main(argv: Optional[list[str]] = None) -> int:
         model = build_model(config)
         load_state_dict_into(model, args.checkpoint["model"], args.resume)
     else:
-        config = recipe.model_config(train_set.num_classes, args.backbone, args.model, args.min_size, args.max_size,
-                                     skip_resize=args.augment in SIZED_BY_AUGMENTATION)
+        keypoints = args.model == KEYPOINT_MODEL
+        config = recipe.model_config(train_set.num_classes, args.backbone, "v1" if keypoints else args.model,
+                                     args.min_size, args.max_size, skip_resize=args.augment in SIZED_BY_AUGMENTATION)
+        if keypoints:
+            config.masks, config.keypoints, config.num_keypoints = False, True, len(train_set.keypoint_names)
         config.anchor_sizes = tuple(args.anchor_sizes) if args.anchor_sizes else None
         config.aspect_ratios = tuple(args.aspect_ratios) if args.aspect_ratios else None
         model = build_model(config, args.weights, args.weights_backbone)
