@@ -53,18 +53,24 @@ def _worst_images(folder: str, report, coco_gt, read_image: Optional[Callable[[i
     results = report.results[report.primary]
     threshold = data["meta"]["score_thresh"]
     names = {c: coco_gt.cats[c]["name"] for c in coco_gt.cats}
-    found = {breakdown.detection_object[i] for i, kind in breakdown.detection_type.items()
-             if kind == "tp" and breakdown.scores[i] >= threshold}
+    shown = {worst["image_id"] for worst in data["worst_images"]}
+    found: set[int] = set()
+    detections_of: dict[int, list[dict[str, Any]]] = {image_id: [] for image_id in shown}
+    for i, kind in breakdown.detection_type.items():  # one pass over the detections over the score
+        if kind == "ignored" or breakdown.scores[i] < threshold:
+            continue
+        if kind == "tp":
+            found.add(breakdown.detection_object[i])
+        image_id = int(results[i]["image_id"])
+        if image_id in shown:
+            detections_of[image_id].append({"bbox": results[i]["bbox"], "score": breakdown.scores[i], "kind": kind,
+                                            "name": names.get(results[i]["category_id"], "?")})
     parts = []
     for rank, worst in enumerate(data["worst_images"]):
         image_id = worst["image_id"]
         objects = [{"bbox": coco_gt.anns[a]["bbox"], "name": names[coco_gt.anns[a]["category_id"]],
                     "found": a in found} for a in breakdown.objects_of_image.get(image_id, [])]
-        detections = [{"bbox": results[i]["bbox"], "name": names.get(results[i]["category_id"], "?"),
-                       "score": breakdown.scores[i], "kind": kind}
-                      for i, kind in breakdown.detection_type.items()
-                      if kind != "ignored" and breakdown.scores[i] >= threshold
-                      and int(results[i]["image_id"]) == image_id]
+        detections = detections_of[image_id]
         picture = error_view(read_image(image_id), objects, detections)
         write_rgb(os.path.join(folder, f"worst_{rank}.png"), picture)
         counts = ", ".join(f"{k} {v}" for k, v in worst["by_type"].items())

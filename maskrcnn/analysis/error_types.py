@@ -207,10 +207,11 @@ def _fixed_results(coco_gt: COCO, results: Sequence[dict[str, Any]], breakdown: 
                    fix: Sequence[str]) -> list[dict[str, Any]]:
     """The scored results with the errors of the types in ``fix`` fixed (see the module's docstring)."""
     best_per_object: dict[int, int] = {}
+    unmatched = set(breakdown.unmatched)
     for index, kind in breakdown.detection_type.items():
         if kind in fix and kind in ("cls", "loc"):
             target = breakdown.detection_object[index]
-            if target in breakdown.unmatched:
+            if target in unmatched:
                 if target not in best_per_object or breakdown.scores[index] > breakdown.scores[best_per_object[target]]:
                     best_per_object[target] = index
     fixed = []
@@ -244,18 +245,17 @@ def _without_objects(coco_gt: COCO, ann_ids: Sequence[int]) -> COCO:
 def _delta_ap(coco_gt: COCO, results: Sequence[dict[str, Any]], breakdown: ErrorBreakdown,
               image_ids: Sequence[int], backend: str) -> dict[str, float]:
     iou_type = breakdown.iou_type
+    scored = _fixed_results(coco_gt, results, breakdown, ())  # nothing fixed: what COCOeval scored
     fixed_ap = {}
     for kind in ERROR_TYPES:
         if kind == "miss":
-            fixed_ap[kind] = ap50(_without_objects(coco_gt, breakdown.missed), _fixed_results(coco_gt, results,
-                                                                                              breakdown, ()),
-                                  iou_type, image_ids, backend)
+            fixed_ap[kind] = ap50(_without_objects(coco_gt, breakdown.missed), scored, iou_type, image_ids, backend)
         else:
             fixed_ap[kind] = ap50(coco_gt, _fixed_results(coco_gt, results, breakdown, (kind,)), iou_type, image_ids,
                                   backend)
     kept = {i for i, kind in breakdown.detection_type.items() if kind in ("tp", "ignored")}
     no_false_positive = [dict(results[i]) for i in sorted(kept)]
     fixed_ap["false_positives"] = ap50(coco_gt, no_false_positive, iou_type, image_ids, backend)
-    fixed_ap["false_negatives"] = ap50(_without_objects(coco_gt, breakdown.unmatched),
-                                       _fixed_results(coco_gt, results, breakdown, ()), iou_type, image_ids, backend)
+    fixed_ap["false_negatives"] = ap50(_without_objects(coco_gt, breakdown.unmatched), scored, iou_type, image_ids,
+                                       backend)
     return {kind: max(value - breakdown.ap50, 0.0) for kind, value in fixed_ap.items()}

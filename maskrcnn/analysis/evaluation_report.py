@@ -17,7 +17,7 @@ from pycocotools.coco import COCO
 from ..engine.coco_evaluation import STAT_NAMES, quietly, run_cocoeval, usable_results
 from .confusion import ConfusionMatrix, confusion_matrix
 from .error_types import ErrorBreakdown, analyse_errors
-from .findings import findings
+from .findings import Advice, findings
 from .per_class import per_class_figures, precision_recall_curves
 
 #: PR curves are drawn at these IoUs.
@@ -40,7 +40,7 @@ class EvaluationReport:
         return self.data["primary"]
 
 
-def image_errors(breakdown: ErrorBreakdown, coco_gt: COCO, results: Sequence[dict[str, Any]], score_thresh: float
+def image_errors(breakdown: ErrorBreakdown, results: Sequence[dict[str, Any]], score_thresh: float
                  ) -> dict[int, dict[str, int]]:
     """Per image: false positives by type among the detections scoring >= ``score_thresh``, and ``missed``: objects
     no such detection matched."""
@@ -79,11 +79,12 @@ def score_histograms(breakdown: ErrorBreakdown) -> dict[str, Any]:
 def build_report(coco_gt: COCO, results: Sequence[dict[str, Any]], iou_types: Sequence[str], *,
                  image_ids: Optional[Sequence[int]] = None, score_thresh: float = 0.5, backend: str = "pycocotools",
                  proposals: Optional[dict[str, Any]] = None, training: Optional[dict[str, Any]] = None,
-                 worst: int = 8, notes: Sequence[str] = (), meta: Optional[dict[str, Any]] = None
-                 ) -> EvaluationReport:
+                 worst: int = 8, notes: Sequence[str] = (), meta: Optional[dict[str, Any]] = None,
+                 advice: Optional[Advice] = None) -> EvaluationReport:
     """The report of ``results`` against ``coco_gt`` for ``iou_types``. ``proposals``: the proposals section's data
     (RPN recall and anchor coverage), when a model was run; ``training``: what the checkpoint says of its run
-    (epochs, learning rate, the recipe's), for the findings; ``notes``: lines stated at the top of the page."""
+    (epochs, learning rate, the recipe's), for the findings; ``notes``: lines stated at the top of the page;
+    ``advice``: how the findings name settings (:class:`~.findings.Advice`)."""
     image_ids = sorted(set(int(i) for i in (image_ids if image_ids is not None else coco_gt.getImgIds())))
     report = EvaluationReport({"meta": {**(meta or {}), "images": len(image_ids), "score_thresh": score_thresh,
                                         "backend": backend, "iou_types": list(iou_types)},
@@ -113,9 +114,9 @@ def build_report(coco_gt: COCO, results: Sequence[dict[str, Any]], iou_types: Se
     report.data["proposals"] = proposals
     report.data["training"] = training
     primary = report.breakdowns[report.primary]
-    per_image = image_errors(primary, coco_gt, report.results[report.primary], score_thresh)
+    per_image = image_errors(primary, report.results[report.primary], score_thresh)
     ranked = sorted(per_image.items(), key=lambda item: (-sum(item[1].values()), item[0]))[:worst]
     report.data["worst_images"] = [{"image_id": image_id, "file_name": coco_gt.imgs[image_id].get("file_name", ""),
                                     "errors": sum(counts.values()), "by_type": counts} for image_id, counts in ranked]
-    report.data["findings"] = findings(report.data, report.confusion)
+    report.data["findings"] = findings(report.data, report.confusion, advice)
     return report

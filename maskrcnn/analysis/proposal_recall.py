@@ -99,7 +99,8 @@ def proposal_recall(model: nn.Module, batches, device: torch.device, max_images:
 
 
 def anchor_summary(generator: AnchorGenerator) -> dict[str, list]:
-    return {"sizes": [list(s) for s in generator.sizes], "aspect_ratios": [float(r) for r in generator.aspect_ratios[0]]}
+    return {"sizes": [list(s) for s in generator.sizes],
+            "aspect_ratios": [float(r) for r in generator.aspect_ratios[0]]}
 
 
 def coverage_by_size(coverage) -> dict[str, float]:
