@@ -33,6 +33,7 @@ import torch
 import maskrcnn
 from dataset import load_coco, read_json, read_rgb, write_json_atomically
 from maskrcnn.analysis.evaluation_report import build_report
+from maskrcnn.analysis.findings import Advice
 from maskrcnn.analysis.proposal_recall import proposal_recall, suggest_anchors
 from maskrcnn.engine import eval_loader, evaluate_on_coco, evaluate_results, load_detector
 from maskrcnn.engine.coco_evaluation import BACKENDS, RESULT_FIELD
@@ -208,6 +209,10 @@ def image_reader(coco, folder: str):
     return lambda image_id: read_rgb(os.path.join(folder, coco.imgs[image_id]["file_name"]))
 
 
+#: The findings name the tools' options.
+ADVICE = Advice(anchors="train.py --anchor-sizes {sizes} --aspect-ratios {ratios}", min_size="--min-size",
+                keep_empty="--keep-empty", epochs="--epochs {epochs}")
+
 #: The proposals section looks at this many images at most (a second pass of the backbone and RPN).
 PROPOSAL_IMAGES = 500
 
@@ -250,7 +255,8 @@ def write_report(args, coco, results: list, iou_types: list, proposals, notes: l
     started = time.perf_counter()
     iou_types = [t for t in iou_types if t in ("bbox", "segm")]  # the report's analyses are of boxes and masks
     report = build_report(coco, results, iou_types, image_ids=image_ids, score_thresh=args.report_score,
-                          backend=args.backend, proposals=proposals, training=training, notes=notes, meta=meta)
+                          backend=args.backend, proposals=proposals, training=training, notes=notes, meta=meta,
+                          advice=ADVICE)
     try:
         page = write_report_page(folder, report, coco, f"Evaluation report: {name}", read_image)
     except ImportError as error:

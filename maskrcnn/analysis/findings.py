@@ -18,16 +18,28 @@ Each finding comes from the figures of the report's data (``report.json``) and n
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Optional
 
 from .confusion import ConfusionMatrix
+from .error_types import SIZE_NAMES
 
 MIN_DELTA = 0.01
 #: an anchor setting covering fewer objects of a size than this at IoU >= 0.7 is called the bottleneck
 LOW_COVERAGE = 0.5
 #: ... and below this, every RoI the heads see starts from a proposal far from its object
 NO_COVERAGE = 0.1
-SIZE_NAMES = ("small", "medium", "large")
+
+
+@dataclass(frozen=True)
+class Advice:
+    """How a finding names a setting to change. The library speaks of the detector's and training's arguments; a
+    tool passes its own options (``tools/eval.py``: ``train.py --anchor-sizes ...``). ``anchors`` takes ``{sizes}``
+    and ``{ratios}``, ``epochs`` takes ``{epochs}``."""
+    anchors: str = "anchor sizes {sizes} (one per FPN level) with aspect ratios {ratios}"
+    min_size: str = "min_size (the transform's short side)"
+    keep_empty: str = "images without objects kept in the training set"
+    epochs: str = "{epochs} epochs"
 
 
 def _percent(value: Optional[float]) -> str:
@@ -57,7 +69,7 @@ def _best_recall(proposals: dict[str, Any], size: str) -> tuple[str, Optional[fl
     return key[3:-4], recall[key].get(size)
 
 
-def _anchor_finding(data: dict[str, Any], delta: dict[str, float]) -> Optional[tuple[str, float]]:
+def _anchor_finding(data: dict[str, Any], delta: dict[str, float], advice: Advice) -> Optional[tuple[str, float]]:
     """The anchors as the bottleneck: they cover under :data:`LOW_COVERAGE` of the objects (of all, or of a size
     with objects) at IoU >= 0.7 and the suggested ones cover more. Its weight is the dAP of the errors anchors that do
     not fit cause: missed and badly placed objects; and where they cover under :data:`NO_COVERAGE`, the class errors
@@ -81,17 +93,20 @@ def _anchor_finding(data: dict[str, Any], delta: dict[str, float]) -> Optional[t
             f"IoU >= 0.7 (the RPN finds {_percent(found)} of them at IoU 0.5, {_percent(tight)} at IoU 0.7, in its "
             f"top {top} proposals). The anchors "
             f"are {_sizes([s[0] for s in current['sizes']])} px with ratios {_sizes(current['aspect_ratios'])}; "
-            f"try train.py --anchor-sizes {_sizes(suggested['sizes'])} --aspect-ratios "
-            f"{_sizes(suggested['aspect_ratios'])}, which cover {_percent(suggested['coverage'].get(size))} of "
+            f"try {advice.anchors.format(sizes=_sizes(suggested['sizes']), ratios=_sizes(suggested['aspect_ratios']))}"
+            f", which cover {_percent(suggested['coverage'].get(size))} of "
             f"{where}" + ("" if size == "all" else f" and {_percent(suggested['coverage'].get('all'))} of all (now "
                                                    f"{_percent(current['coverage']['all'])})")
-            + "; or change --min-size, which scales the objects.")
+            + f"; or change {advice.min_size}, which scales the objects.")
     caused = ("miss", "loc") if current["coverage"][size] >= NO_COVERAGE else ("miss", "loc", "cls", "both")
     return text, sum(delta.get(kind, 0.0) for kind in caused)
 
 
-def findings(data: dict[str, Any], confusion: Optional[ConfusionMatrix] = None) -> list[dict[str, Any]]:
-    """The ranked findings of a report's data: ``[{"text", "delta_ap", "figure"}]``, largest dAP first."""
+def findings(data: dict[str, Any], confusion: Optional[ConfusionMatrix] = None, advice: Optional[Advice] = None
+             ) -> list[dict[str, Any]]:
+    """The ranked findings of a report's data: ``[{"text", "delta_ap", "figure"}]``, largest dAP first; ``advice``
+    says how to change a setting (None: the detector's and training's own arguments)."""
+    advice = advice or Advice()
     primary = data["primary"]
     errors = data["errors"][primary]
     delta, counts = errors["delta_ap"], errors["counts"]
@@ -108,7 +123,7 @@ def findings(data: dict[str, Any], confusion: Optional[ConfusionMatrix] = None) 
     if delta.get("miss", 0) >= MIN_DELTA:
         add(f"Missed objects cost {delta['miss']:.3f} AP50: {counts['miss']} objects no detection found"
             + _miss_detail(data, errors["missed_by_size"]), delta["miss"], "errors")
-    anchors = _anchor_finding(data, delta)
+    anchors = _anchor_finding(data, delta, advice)
     if anchors is not None:
         add(anchors[0], anchors[1], "proposals")
     if delta.get("loc", 0) >= MIN_DELTA:
@@ -117,7 +132,7 @@ def findings(data: dict[str, Any], confusion: Optional[ConfusionMatrix] = None) 
         box = data["errors"].get("bbox", {}).get("delta_ap", {}).get("loc", 0.0)
         if primary == "segm" and box < delta["loc"] / 2:
             text += (f"; the boxes are placed better (box dAP {box:.3f}): the masks are coarse, so train the mask "
-                     f"head longer, or run at a larger --min-size")
+                     f"head longer, or run at a larger {advice.min_size}")
         else:
             text += "; the box regression is still learning: train longer"
         add(text + ".", delta["loc"], "errors")
@@ -131,7 +146,7 @@ def findings(data: dict[str, Any], confusion: Optional[ConfusionMatrix] = None) 
         add(text + ".", delta["cls"], "confusion" if pairs else "errors")
     if delta.get("bkg", 0) >= MIN_DELTA:
         add(f"Detections on background cost {delta['bkg']:.3f} AP50: {counts['bkg']} detections overlap no object "
-            f"(IoU <= 0.1); train on images without objects too (--keep-empty) or with more negatives.",
+            f"(IoU <= 0.1); train on images without objects too ({advice.keep_empty}) or with more negatives.",
             delta["bkg"], "errors")
     if delta.get("dupe", 0) >= MIN_DELTA:
         add(f"Duplicate detections cost {delta['dupe']:.3f} AP50: {counts['dupe']}; a lower NMS threshold "
@@ -149,9 +164,10 @@ def findings(data: dict[str, Any], confusion: Optional[ConfusionMatrix] = None) 
     training = data.get("training") or {}
     if training.get("epochs") and training.get("recipe_epochs") and training["epochs"] < training["recipe_epochs"]:
         largest = max((f["delta_ap"] for f in found), default=0.0)
-        add(f"The checkpoint trained {training['epochs']} epoch{'s' if training['epochs'] > 1 else ''}; its recipe ({training['recipe']}) trains "
+        epochs = f"epoch{'s' if training['epochs'] > 1 else ''}"
+        add(f"The checkpoint trained {training['epochs']} {epochs}; its recipe ({training['recipe']}) trains "
             f"{training['recipe_epochs']}: the errors above are those of an unfinished run; train the rest "
-            f"(--epochs {training['recipe_epochs']}).", largest, "training")
+            f"({advice.epochs.format(epochs=training['recipe_epochs'])}).", largest, "training")
     lr, recipe_lr = training.get("lr"), training.get("recipe_lr")
     if lr and recipe_lr and not 1 / 3 <= lr / recipe_lr <= 3:
         largest = max((f["delta_ap"] for f in found), default=0.0)
