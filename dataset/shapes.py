@@ -25,6 +25,7 @@ import os
 import shutil
 import tempfile
 from dataclasses import dataclass
+from typing import Callable
 
 import cv2
 import numpy as np
@@ -145,31 +146,35 @@ def draw_image(rng: np.random.Generator, config: ShapesConfig) -> tuple[np.ndarr
         if placed is not None:
             paint(image, placed["mask"], rng)
             objects.append(placed)
-    annotations = []
-    for obj in objects:
-        if not obj["mask"].any():
-            continue
-        whole = obj["polygon"] is not None and bool((obj["mask"] == obj["full"]).all())
-        if obj["crowd"]:
-            segmentation = uncompressed_rle(obj["mask"])
-        elif whole:
-            segmentation = [obj["polygon"].reshape(-1).tolist()]
-        else:
-            segmentation = compressed_rle(obj["mask"])
-        rle = coco_mask.encode(np.asfortranarray(obj["mask"].astype(np.uint8)))
-        annotations.append({
-            "category_id": CATEGORIES.index(obj["category"]) + 1,
-            "segmentation": segmentation,
-            "area": float(coco_mask.area(rle)),
-            "bbox": [float(v) for v in coco_mask.toBbox(rle)],
-            "iscrowd": int(obj["crowd"]),
-        })
+    annotations = [object_annotation(obj, CATEGORIES.index(obj["category"]) + 1) for obj in objects
+                   if obj["mask"].any()]
     return np.clip(np.round(image), 0, 255).astype(np.uint8), annotations
 
 
-def place_object(rng: np.random.Generator, objects: list[dict], height: int, width: int,
-                 config: ShapesConfig) -> dict | None:
-    """A new shape on top of ``objects`` that hides at most MAX_OCCLUDED of any of them (or None after 20 tries)."""
+def object_annotation(obj: dict, category_id: int) -> dict:
+    """A drawn object's COCO annotation: its polygon while it is whole, else RLE of what is visible (uncompressed
+    for a crowd, as COCO)."""
+    whole = obj["polygon"] is not None and bool((obj["mask"] == obj["full"]).all())
+    if obj["crowd"]:
+        segmentation = uncompressed_rle(obj["mask"])
+    elif whole:
+        segmentation = [obj["polygon"].reshape(-1).tolist()]
+    else:
+        segmentation = compressed_rle(obj["mask"])
+    rle = coco_mask.encode(np.asfortranarray(obj["mask"].astype(np.uint8)))
+    return {
+        "category_id": category_id,
+        "segmentation": segmentation,
+        "area": float(coco_mask.area(rle)),
+        "bbox": [float(v) for v in coco_mask.toBbox(rle)],
+        "iscrowd": int(obj["crowd"]),
+    }
+
+
+def place_object(rng: np.random.Generator, objects: list[dict], height: int, width: int, config: ShapesConfig,
+                 allowed: Callable[[list[dict], np.ndarray], bool] | None = None) -> dict | None:
+    """A new shape on top of ``objects`` that hides at most MAX_OCCLUDED of any of them and, if given, that
+    ``allowed(objects, its_mask)`` accepts (or None after 20 tries)."""
     for _ in range(20):
         category = CATEGORIES[int(rng.integers(len(CATEGORIES)))]
         size = float(rng.uniform(*config.object_size))
@@ -180,11 +185,21 @@ def place_object(rng: np.random.Generator, objects: list[dict], height: int, wid
         full = polygon_mask(polygon, height, width)
         if full.sum() < 40:
             continue
-        if all((obj["mask"] & ~full).sum() >= (1 - MAX_OCCLUDED) * obj["full"].sum() for obj in objects):
-            for obj in objects:
-                obj["mask"] = obj["mask"] & ~full
-            return {"category": category, "mask": full.copy(), "full": full, "polygon": polygon, "crowd": False}
+        if fits_on_top(objects, full) and (allowed is None or allowed(objects, full)):
+            return put_on_top(objects, category, polygon, full)
     return None
+
+
+def fits_on_top(objects: list[dict], full: np.ndarray) -> bool:
+    """Whether a new object covering ``full`` leaves every earlier object at least 1 - MAX_OCCLUDED of its area."""
+    return all((obj["mask"] & ~full).sum() >= (1 - MAX_OCCLUDED) * obj["full"].sum() for obj in objects)
+
+
+def put_on_top(objects: list[dict], category: str, polygon: np.ndarray, full: np.ndarray) -> dict:
+    """The new object drawn over ``objects`` (their visible masks lose what it covers)."""
+    for obj in objects:
+        obj["mask"] = obj["mask"] & ~full
+    return {"category": category, "mask": full.copy(), "full": full, "polygon": polygon, "crowd": False}
 
 
 def draw_crowd(rng: np.random.Generator, image: np.ndarray, height: int, width: int) -> dict:
@@ -201,6 +216,16 @@ def draw_crowd(rng: np.random.Generator, image: np.ndarray, height: int, width: 
 
 
 def write_split(root: str, split: str, num_images: int, seed: int, config: ShapesConfig) -> None:
+    categories = [{"id": i + 1, "name": name, "supercategory": "shape"} for i, name in enumerate(CATEGORIES)]
+    write_coco_split(root, split, num_images, seed, lambda rng: draw_image(rng, config), categories,
+                     DESCRIPTION, DATASET_VERSION, config.jpeg_quality)
+
+
+def write_coco_split(root: str, split: str, num_images: int, seed: int,
+                     draw: Callable[[np.random.Generator], tuple[np.ndarray, list[dict]]], categories: list[dict],
+                     description: str, version: str, jpeg_quality: int) -> None:
+    """``num_images`` images drawn by ``draw`` (an RGB image and its annotations without ids) as a COCO-2017 split
+    under ``root``; image ids start at 1 (train) or 1000001 (val)."""
     image_dir, ann_file = coco2017_paths(root, split)
     os.makedirs(image_dir, exist_ok=True)
     os.makedirs(os.path.dirname(ann_file), exist_ok=True)
@@ -208,20 +233,20 @@ def write_split(root: str, split: str, num_images: int, seed: int, config: Shape
     first_id = 1 if split == "train" else 1_000_001
     images, annotations = [], []
     for image_id in range(first_id, first_id + num_images):
-        image, anns = draw_image(rng, config)
+        image, anns = draw(rng)
         file_name = f"{image_id:012d}.jpg"
-        ok, encoded = cv2.imencode(".jpg", image[:, :, ::-1], [cv2.IMWRITE_JPEG_QUALITY, config.jpeg_quality])
+        ok, encoded = cv2.imencode(".jpg", image[:, :, ::-1], [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality])
         assert ok, "OpenCV could not encode a JPEG"
         encoded.tofile(os.path.join(image_dir, file_name))
         images.append({"id": image_id, "file_name": file_name, "height": image.shape[0], "width": image.shape[1]})
         for ann in anns:
             annotations.append({"id": len(annotations) + 1, "image_id": image_id, **ann})
     data = {
-        "info": {"description": f"{DESCRIPTION} ({split}, seed {seed})", "version": DATASET_VERSION},
+        "info": {"description": f"{description} ({split}, seed {seed})", "version": version},
         "licenses": [],
         "images": images,
         "annotations": annotations,
-        "categories": [{"id": i + 1, "name": name, "supercategory": "shape"} for i, name in enumerate(CATEGORIES)],
+        "categories": categories,
     }
     with open(ann_file, "w") as f:
         json.dump(data, f)
@@ -230,18 +255,22 @@ def write_split(root: str, split: str, num_images: int, seed: int, config: Shape
 def generate_shapes_dataset(root: str | os.PathLike, num_train: int = DEFAULT_NUM_TRAIN,
                             num_val: int = DEFAULT_NUM_VAL, seed: int = 0,
                             config: ShapesConfig = ShapesConfig()) -> str:
-    """Write the dataset under ``root`` (COCO-2017 layout) and return ``root``.
+    """Write the dataset under ``root`` (COCO-2017 layout) and return ``root``."""
+    return write_dataset(root, lambda staging, split, count: write_split(staging, split, count, seed, config),
+                         num_train, num_val)
 
-    Written into a temporary folder beside ``root`` and renamed into place, so an interrupted run never leaves a
-    half-written dataset behind.
-    """
+
+def write_dataset(root: str | os.PathLike, write: Callable[[str, str, int], None], num_train: int,
+                  num_val: int) -> str:
+    """Call ``write(folder, split, count)`` for both splits into a temporary folder beside ``root``, then rename it
+    into place, so an interrupted run never leaves a half-written dataset behind."""
     root = os.path.abspath(os.fspath(root))
     parent = os.path.dirname(root)
     os.makedirs(parent, exist_ok=True)
-    staging = tempfile.mkdtemp(prefix=".shapes-", dir=parent)
+    staging = tempfile.mkdtemp(prefix=".generated-", dir=parent)
     try:
-        write_split(staging, "train", num_train, seed, config)
-        write_split(staging, "val", num_val, seed, config)
+        write(staging, "train", num_train)
+        write(staging, "val", num_val)
         if os.path.isdir(root):
             shutil.rmtree(root)
         os.replace(staging, root)
@@ -256,21 +285,28 @@ def ensure_shapes_dataset(root: str | os.PathLike, **kwargs) -> str:
 
     Files there that this generator did not write (a user's own data) are never replaced.
     """
-    versions = {generated_version(coco2017_paths(root, split)[1]) for split in ("train", "val")}
-    if versions <= {DATASET_VERSION} or None in versions:
+    return ensure_generated(root, DESCRIPTION, DATASET_VERSION, lambda: generate_shapes_dataset(root, **kwargs))
+
+
+def ensure_generated(root: str | os.PathLike, description: str, version: str, generate: Callable[[], str]) -> str:
+    """``generate()`` unless both splits at ``root`` were written by the generator ``description`` at ``version``;
+    files another generator or a user wrote are left alone."""
+    versions = {generated_version(coco2017_paths(root, split)[1], description, version) for split in ("train", "val")}
+    if versions <= {version} or None in versions:
         return os.fspath(root)
     reason = "replacing one written by an older version" if "old" in versions else "first use"
-    logging.getLogger("maskrcnn").info("generating the built-in shapes dataset in %s (%s)", root, reason)
-    return generate_shapes_dataset(root, **kwargs)
+    logging.getLogger("maskrcnn").info("generating the built-in %s in %s (%s)", description.split("built-in ")[-1],
+                                       root, reason)
+    return generate()
 
 
-def generated_version(ann_file: str) -> str | None:
+def generated_version(ann_file: str, description: str = DESCRIPTION, version: str = DATASET_VERSION) -> str | None:
     """The generator version recorded in ``ann_file``; None for a file not written by this generator (a user's own
     data there is left alone); "missing" if there is no file."""
     if not os.path.isfile(ann_file):
         return "missing"
     with open(ann_file, "rb") as f:
         head = f.read(512).decode("utf-8", "replace")  # "info" is written first
-    if DESCRIPTION not in head:
+    if f'"description": "{description} (' not in head:
         return None
-    return DATASET_VERSION if f'"version": "{DATASET_VERSION}"' in head else "old"
+    return version if f'"version": "{version}"' in head else "old"
