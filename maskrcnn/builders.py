@@ -9,7 +9,7 @@ torchvision does), checkpoint files, or None.
 """
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Optional, Sequence
 
 from torch import nn
 from torchvision.models import MobileNet_V3_Large_Weights, ResNet50_Weights, WeightsEnum
@@ -39,7 +39,16 @@ from .faster_rcnn import BOX_POOL_SIZE, REPRESENTATION_SIZE, FasterRCNN, default
 from .keypoint_rcnn import COCO_NUM_KEYPOINTS, KeypointRCNN
 from .mask_rcnn import MASK_HEAD_LAYERS, MaskRCNN
 from .ops.frozen_batch_norm import FrozenBatchNorm2d
-from .roi_heads import FastRCNNConvFCHead, FastRCNNPredictor, MaskRCNNHeads, MaskRCNNPredictor, TwoMLPHead
+from .roi_heads import (
+    FastRCNNConvFCHead,
+    FastRCNNPredictor,
+    KeypointRCNNHeads,
+    KeypointRCNNPredictor,
+    MaskRCNNHeads,
+    MaskRCNNPredictor,
+    TwoMLPHead,
+)
+from .roi_heads.keypoint_head import KEYPOINT_HEAD_LAYERS
 from .rpn import AnchorGenerator, RPNHead
 from .weights import (
     BACKBONE_WEIGHTS,
@@ -162,8 +171,9 @@ def fpn_detector(*, backbone_name: str = "resnet50", masks: bool = True, version
                  weights: WeightsArg = None, weights_backbone: WeightsArg = None, progress: bool = True,
                  num_classes: Optional[int] = None, trainable_backbone_layers: Optional[int] = None,
                  fpn_channels: int = FPN_CHANNELS, box_representation_size: int = REPRESENTATION_SIZE,
-                 mask_head_channels: int = MASK_HEAD_CHANNELS, weights_class: Optional[type[WeightsEnum]] = None,
-                 **kwargs: Any) -> FasterRCNN:
+                 mask_head_channels: int = MASK_HEAD_CHANNELS,
+                 keypoint_head_layers: Sequence[int] = KEYPOINT_HEAD_LAYERS,
+                 weights_class: Optional[type[WeightsEnum]] = None, **kwargs: Any) -> FasterRCNN:
     """Mask R-CNN (``masks=True``) or Faster R-CNN on a ResNet-FPN (any depth, v1 or v2) or MobileNetV3-FPN (v1).
 
     ``weights``: torchvision's detector weights of this architecture (an enum of ``weights_class``, by default the
@@ -175,7 +185,8 @@ def fpn_detector(*, backbone_name: str = "resnet50", masks: bool = True, version
     all layers train. The widths default to torchvision's (256 / 1024 / 256; v2's box head convolutions are always
     256 wide). MobileNet backbones use torchvision's anchors (five sizes on each of three levels) and drop RPN
     proposals scoring under 0.05. ``keypoints=True`` builds a Keypoint R-CNN instead (no masks; ``num_classes``
-    defaults to 2, person and background, and ``num_keypoints`` to the weights' or 17). ``kwargs`` go to the
+    defaults to 2, person and background, and ``num_keypoints`` to the weights' or 17; ``keypoint_head_layers`` are
+    the widths of its head's 3x3 convolutions, torchvision's eight of 512 by default). ``kwargs`` go to the
     detector. Nothing is downloaded unless an enum asks for it.
     """
     if backbone_name not in BACKBONE_NAMES:
@@ -200,6 +211,10 @@ def fpn_detector(*, backbone_name: str = "resnet50", masks: bool = True, version
         num_classes = KEYPOINT_NUM_CLASSES if keypoints else COCO_NUM_CLASSES
     if keypoints:
         kwargs["num_keypoints"] = keypoint_count(weights, state_dict, kwargs.get("num_keypoints"))
+        if tuple(keypoint_head_layers) != KEYPOINT_HEAD_LAYERS:
+            layers = tuple(keypoint_head_layers)
+            kwargs["keypoint_head"] = KeypointRCNNHeads(fpn_channels, layers)
+            kwargs["keypoint_predictor"] = KeypointRCNNPredictor(layers[-1], kwargs.pop("num_keypoints"))
     is_trained = weights is not None or weights_backbone is not None
     backbone = feature_extractor(backbone_name, version, is_trained, weights_backbone, progress,
                                  trainable_backbone_layers, fpn_channels)

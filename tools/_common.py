@@ -14,17 +14,27 @@ from typing import Callable, Optional
 
 import torch
 
-from dataset import CocoInstanceDataset, DatasetError, coco2017_paths, ensure_shapes_dataset, find_split
+from dataset import (
+    CocoInstanceDataset,
+    DatasetError,
+    coco2017_paths,
+    ensure_arrows_dataset,
+    ensure_shapes_dataset,
+    find_split,
+)
 from maskrcnn.checkpoint import CheckpointError
 from maskrcnn.engine import ExportedPredictor, OpenVinoPredictor, newest_checkpoint
 from maskrcnn.export import ExportError
 from maskrcnn.ops.precision import fast_mode_dtype
 
 #: The datasets known by name; anything else given to --data is a folder in COCO-2017 layout.
-DATASETS = ("shapes", "coco2017")
+DATASETS = ("shapes", "arrows", "coco2017")
+#: The built-in sets, generated on first use.
+GENERATED = {"shapes": ensure_shapes_dataset, "arrows": ensure_arrows_dataset}
 SPLITS = ("train", "val")
 DEFAULT_CHECKPOINTS = os.path.join("result", "checkpoints")
-DEFAULT_DATA_ROOTS = {"shapes": os.path.join("datasets", "shapes"), "coco2017": os.path.join("datasets", "coco")}
+DEFAULT_DATA_ROOTS = {"shapes": os.path.join("datasets", "shapes"), "arrows": os.path.join("datasets", "arrows"),
+                      "coco2017": os.path.join("datasets", "coco")}
 
 
 #: What every tool's --weights takes.
@@ -50,11 +60,13 @@ def add_fast_mode_argument(parser: argparse.ArgumentParser) -> None:
 
 def add_data_arguments(parser) -> None:
     parser.add_argument("--data", default="shapes", metavar="NAME_OR_FOLDER",
-                        help="shapes: the built-in synthetic set (generated on first use); coco2017: COCO-2017; or a "
+                        help="shapes: the built-in synthetic set (generated on first use); arrows: the built-in "
+                             "keypoint set (arrows with four keypoints each); coco2017: COCO-2017; or a "
                              "folder in COCO-2017 layout: annotations/instances_{train,val}*.json and the image "
                              "folders they name (default: %(default)s)")
     parser.add_argument("--data-root", default=None,
-                        help="folder of shapes or coco2017 (default: datasets/shapes or datasets/coco)")
+                        help="folder of shapes, arrows or coco2017 (default: datasets/<name>, datasets/coco for "
+                             "coco2017)")
     for split in SPLITS:
         parser.add_argument(f"--{split}-ann", metavar="FILE", help=f"a COCO instances file for the {split} split "
                                                                   f"(with --{split}-images; instead of --data)")
@@ -85,11 +97,11 @@ def split_paths(args, split: str) -> Optional[tuple[str, str]]:
         return None if images is None else (images, ann)
     if args.data in DATASETS:
         root = data_root(args)
-        if args.data == "shapes":
-            ensure_shapes_dataset(root)
+        if args.data in GENERATED:
+            GENERATED[args.data](root)
         return coco2017_paths(root, split)
     if not os.path.isdir(args.data):
-        raise UsageError(f"--data {args.data}: expected shapes, coco2017 or a folder in COCO-2017 layout")
+        raise UsageError(f"--data {args.data}: expected shapes, arrows, coco2017 or a folder in COCO-2017 layout")
     return find_split(args.data, split)
 
 
@@ -102,7 +114,7 @@ def check_fast_mode(fast_mode: bool, device: str) -> None:
 
 def open_dataset(args, split: str, transforms=None, filter_empty: bool = False,
                  skip_bad_images: bool = False, required: bool = True) -> Optional[CocoInstanceDataset]:
-    """The ``split`` ("train" / "val") of the data the arguments name (the shapes set is generated if absent); None
+    """The ``split`` ("train" / "val") of the data the arguments name (a built-in set is generated if absent); None
     for a split the data does not have, unless ``required``."""
     paths = split_paths(args, split)
     if paths is None:

@@ -74,10 +74,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--epochs", type=int, help="(recipe default)")
     parser.add_argument("--lr", type=float, help="learning rate for the whole batch (default: the recipe's, "
                                                  "scaled linearly with the total batch for coco2017)")
-    parser.add_argument("--model", choices=VERSIONS + (KEYPOINT_MODEL,), default="v1",
+    parser.add_argument("--model", choices=VERSIONS + (KEYPOINT_MODEL,),
                         help="v1: torchvision's maskrcnn_resnet50_fpn; v2: maskrcnn_resnet50_fpn_v2's heads and batch "
                              "norm; keypoint: Keypoint R-CNN (keypointrcnn_resnet50_fpn's heads) on a keypoint file "
-                             "such as COCO's person_keypoints_*.json (default: %(default)s)")
+                             "such as COCO's person_keypoints_*.json (default: keypoint for --data arrows, else v1)")
     parser.add_argument("--backbone", choices=BACKBONES, help="(recipe default)")
     parser.add_argument("--sync-bn", action="store_true", default=None,
                         help="synchronise batch norm across processes under torchrun (CUDA only; default: the "
@@ -132,6 +132,8 @@ def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
         args.resume, args.checkpoint = path, checkpoint
     else:
         args.checkpoint = None
+    if args.model is None:
+        args.model = KEYPOINT_MODEL if args.data == "arrows" and not explicit_files(args) else "v1"
     args.recipe = recipe_for(args)
     recipe = RECIPES[args.recipe]
     for name in ("backbone", "epochs", "batch_size", "augment", "min_size", "max_size", "workers", "save_every",
@@ -323,7 +325,8 @@ def main(argv: Optional[list[str]] = None) -> int:
         if metrics:
             iou_type, _ = primary_ap(metrics)
             summary = (f"bbox AP {metrics['bbox']['AP']:.3f}"
-                       + (f", segm AP {metrics['segm']['AP']:.3f}" if "segm" in metrics else "")
+                       + "".join(f", {kind} AP {metrics[kind]['AP']:.3f}" for kind in ("segm", "keypoints")
+                                 if kind in metrics)
                        + f" (AP50 {metrics[iou_type]['AP50']:.3f})")
         print(f"done: {trainer.state.iteration} iterations; {summary}; checkpoints in {checkpoints}")
     return 0

@@ -69,8 +69,8 @@ class Evaluation(TrainerHook):
         if trainer.main:
             trainer.state.metrics = {**metrics, "losses": losses}
             iou_type, ap = primary_ap(metrics)
-            segm = f"  segm AP {ap:.3f}" if iou_type == "segm" else ""
-            tqdm.write(f"epoch {epoch + 1}: bbox AP {metrics['bbox']['AP']:.3f}{segm}  "
+            primary = f"  {iou_type} AP {ap:.3f}" if iou_type != "bbox" else ""
+            tqdm.write(f"epoch {epoch + 1}: bbox AP {metrics['bbox']['AP']:.3f}{primary}  "
                        f"(AP50 {metrics[iou_type]['AP50']:.3f})  val loss {losses['loss']:.3f}, evaluated in "
                        f"{time.perf_counter() - started:.0f} s")
         trainer.call_hooks("after_evaluation", trainer.state.metrics if trainer.main else {})

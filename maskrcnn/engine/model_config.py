@@ -45,6 +45,8 @@ class ModelConfig:
     fpn_channels: int = 256
     box_representation_size: int = 1024
     mask_head_channels: int = 256
+    #: A Keypoint R-CNN's head: the widths of its 3x3 convolutions (torchvision's: eight of 512).
+    keypoint_head_layers: tuple[int, ...] = (512,) * 8
     #: training images come sized by the augmentation (multiscale, LSJ): the model does not resize them again
     skip_resize: bool = False
     #: The RPN's anchors on a ResNet-FPN: one size (pixels of the resized image) per level, P2 (stride 4) to P6
@@ -57,8 +59,10 @@ class ModelConfig:
     def builder_kwargs(self) -> dict[str, Any]:
         values = asdict(self)
         values["backbone_name"] = values.pop("backbone")
+        values["keypoint_head_layers"] = tuple(values["keypoint_head_layers"])
         if not values["keypoints"]:
             values.pop("num_keypoints")
+            values.pop("keypoint_head_layers")
         sizes, ratios = values.pop("anchor_sizes"), values.pop("aspect_ratios")
         if sizes is not None or ratios is not None:
             values["rpn_anchor_generator"] = fpn_anchor_generator(sizes, ratios)

@@ -1,7 +1,8 @@
 """Training recipes: the defaults of a run (model size, schedule, optimiser, augmentation) by name.
 
 ``coco2017`` is torchvision's reference Mask R-CNN recipe (26 epochs, 37.9 box / 34.6 mask AP with an ImageNet
-backbone) and ``coco2017-v2`` its v2 recipe; ``shapes`` trains a small model from scratch in minutes on a CPU; a
+backbone) and ``coco2017-v2`` its v2 recipe; ``shapes`` trains a small model from scratch in minutes on a CPU, and
+``arrows`` a small Keypoint R-CNN on the built-in keypoint set; a
 user's own data trains with ``scratch`` (the shapes recipe, with the data's classes) or, from a detector's weights,
 ``finetune`` (torchvision's fine-tuning tutorial). ``tools/train.py`` fills every option left unset from its recipe.
 """
@@ -43,6 +44,8 @@ class Recipe:
     save_every: int
     eval_every: int
     sync_bn: bool = False
+    #: a Keypoint R-CNN's head convolutions (torchvision's: eight of 512)
+    keypoint_layers: tuple[int, ...] = (512,) * 8
 
     def learning_rate(self, total_batch: int) -> float:
         return self.lr * (total_batch / self.lr_batch if self.lr_batch else 1.0)
@@ -55,7 +58,8 @@ class Recipe:
                            rpn_post_nms_top_n_train=self.rpn_train[1], rpn_pre_nms_top_n_test=self.rpn_test[0],
                            rpn_post_nms_top_n_test=self.rpn_test[1], box_batch_size_per_image=self.rois_per_image,
                            box_detections_per_img=self.detections, fpn_channels=self.widths[0],
-                           box_representation_size=self.widths[1], mask_head_channels=self.widths[2])
+                           box_representation_size=self.widths[1], mask_head_channels=self.widths[2],
+                           keypoint_head_layers=self.keypoint_layers)
 
 
 COCO = Recipe(
@@ -88,6 +92,11 @@ RECIPES: dict[str, Recipe] = {
                           "4e-5, SyncBN on GPUs)",
         epochs=400, lr=0.1, lr_batch=64, weight_decay=4e-5, milestones=(352, 384), augment="lsj", sync_bn=True),
     "shapes": SHAPES,
+    # The built-in keypoint set: the shapes recipe with a Keypoint R-CNN head of four 3x3 convolutions 64 wide
+    # (torchvision's eight of 512 cost ~25x more per RoI; arrows' four points need far less than people's 17).
+    "arrows": dataclasses.replace(
+        SHAPES, description="the built-in arrows' CPU recipe (the shapes recipe; keypoint head 4 x 64)",
+        keypoint_layers=(64,) * 4),
     "scratch": dataclasses.replace(
         SHAPES, description="from scratch: the built-in set's CPU recipe with this data's classes (ResNet-18-FPN at "
                             "128 px, narrow heads, AdamW; a larger min_size and backbone for larger or harder objects)"),
