@@ -100,14 +100,16 @@ def assert_same_training_step(ours: nn.Module, reference: nn.Module, images, tar
     return expected
 
 
-def spread_score_checkpoint(path, masks: bool = True, num_classes: int = 5) -> nn.Module:
+def spread_score_checkpoint(path, masks: bool = True, num_classes: int = 5, keypoints: int = 0) -> nn.Module:
     """A small untrained shapes-like model (ResNet-18-FPN at 96 px, narrow heads) with its class scores spread, so
-    that it detects something, saved as the tools' checkpoint; returns the model."""
+    that it detects something, saved as the tools' checkpoint; returns the model. ``keypoints``: a Keypoint R-CNN
+    of that many keypoints (a head of two 32-wide convolutions) instead."""
     from maskrcnn.engine import ModelConfig
 
     torch.manual_seed(0)
-    config = ModelConfig(num_classes=num_classes, backbone="resnet18", masks=masks, min_size=96, max_size=144,
-                         fpn_channels=64, box_representation_size=128, mask_head_channels=64)
+    config = ModelConfig(num_classes=num_classes, backbone="resnet18", masks=masks and not keypoints, min_size=96,
+                         max_size=144, fpn_channels=64, box_representation_size=128, mask_head_channels=64,
+                         keypoints=keypoints > 0, num_keypoints=keypoints or 17, keypoint_head_layers=(32, 32))
     model = maskrcnn.resnet_fpn_detector(**config.builder_kwargs())
     with torch.no_grad():
         model.roi_heads.box_predictor.cls_score.weight.mul_(20)
@@ -146,5 +148,7 @@ def assert_reproduces(model, detector, images, min_fraction: float = 0.99) -> li
         assert result.fraction >= min_fraction, result.summary()
         assert result.exported <= result.reference + max(1, result.reference // 100), result.summary()
         assert result.mask_mean_abs_diff < 1e-3, result.summary()
+        if result.keypoint_max_distance is not None:
+            assert result.keypoint_max_distance < 1e-3, result.summary()
         found.append(result.reference)
     return found

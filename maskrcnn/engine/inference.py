@@ -26,7 +26,10 @@ def has_masks(model: nn.Module) -> bool:
 
 
 def has_keypoints(model: nn.Module) -> bool:
-    """Whether the detector predicts keypoints (Keypoint R-CNN)."""
+    """Whether the detector predicts keypoints (Keypoint R-CNN); an exported model's runtime says so by its
+    outputs."""
+    if hasattr(model, "output_names"):
+        return "keypoints" in model.output_names
     roi_heads = getattr(model, "roi_heads", None)
     return bool(roi_heads is not None and hasattr(roi_heads, "has_keypoint") and roi_heads.has_keypoint())
 

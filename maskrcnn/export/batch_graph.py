@@ -26,7 +26,7 @@ def _rename(graph: onnx.GraphProto, renames: dict[str, str]) -> None:
 
 def loop_over_batch(single: onnx.ModelProto, batch_index: str) -> onnx.ModelProto:
     """The batch form of a one-image detector graph (input ``images``, outputs ``boxes``, ``labels``, ``scores``
-    [, ``masks``]): input ``images [B, 3, H, W]``, the same outputs over all images, plus the output named
+    [, ``masks`` or ``keypoints``, ``keypoints_scores``]): input ``images [B, 3, H, W]``, the same outputs over all images, plus the output named
     ``batch_index`` (:data:`maskrcnn.export.BATCH_INDEX`: the image of each detection)."""
     graph = single.graph
     (image_input,) = [i for i in graph.input if i.name not in {init.name for init in graph.initializer}]
@@ -35,8 +35,8 @@ def loop_over_batch(single: onnx.ModelProto, batch_index: str) -> onnx.ModelProt
     names = [name for name, _ in outputs] + [batch_index]
     types = [elem for _, elem in outputs] + [TensorProto.INT64]
     height, width = (dim.dim_param or dim.dim_value for dim in image_input.type.tensor_type.shape.dim[1:])
-    shapes = {"boxes": ["detections", 4], "masks": ["detections", 1, height, width]}
-    shapes = [shapes.get(name, ["detections"]) for name in names]
+    shapes = [[dim.dim_param or dim.dim_value for dim in o.type.tensor_type.shape.dim] for o in graph.output]
+    shapes = [["detections"] + shape[1:] for shape in shapes] + [["detections"]]
     step = [helper.make_node("Gather", ["images", "iteration"], [PREFIX + image_input.name], axis=0),
             helper.make_node("Shape", [PREFIX + outputs[0][0]], ["detections"], start=0, end=1),
             helper.make_node("Expand", ["iteration", "detections"], [PREFIX + batch_index])]

@@ -10,7 +10,8 @@ Contract (torchvision's):
 
 * input ``images``: float32 ``[3, H, W]``, RGB in [0, 1], any H and W;
 * outputs ``boxes [N, 4]`` (xyxy, input pixels), ``labels [N]`` int64, ``scores [N]`` and, for Mask R-CNN,
-  ``masks [N, 1, H, W]`` probabilities in [0, 1]; N may be 0.
+  ``masks [N, 1, H, W]`` probabilities in [0, 1], for Keypoint R-CNN ``keypoints [N, K, 3]`` (x, y, 1 in input
+  pixels) and ``keypoints_scores [N, K]`` (heatmap logits); N may be 0.
 
 ``batch=True`` writes the batch form instead (:mod:`maskrcnn.export.batch_graph`): ``images [B, 3, H, W]`` of equal-size
 images in, the same outputs over the whole batch plus ``batch_index [N]`` out.
@@ -34,10 +35,12 @@ from ..optimized.step import deoptimize, optimized_modules
 MIN_OPSET = 16
 DEFAULT_OPSET = 17
 OUTPUT_NAMES = ("boxes", "labels", "scores", "masks")
+#: A Keypoint R-CNN's outputs after the boxes, labels and scores.
+KEYPOINT_OUTPUT_NAMES = ("keypoints", "keypoints_scores")
 #: The batch form's extra output: the image (0..B-1) of each detection.
 BATCH_INDEX = "batch_index"
 #: Metadata keys of an exported file: JSON values.
-METADATA_KEYS = ("categories", "score_thresh", "min_size", "max_size", "masks", "batch", "export_format")
+METADATA_KEYS = ("categories", "score_thresh", "min_size", "max_size", "masks", "keypoints", "batch", "export_format")
 #: The version of the file contract above; a runtime refuses a file that records another (a file without it, from
 #: torchvision's export or before this key, is read as it is).
 EXPORT_FORMAT = 1
@@ -49,17 +52,24 @@ class ExportError(ValueError):
     """An export that cannot be done as asked (an opset out of range, a missing package)."""
 
 
+def output_names(detector: nn.Module) -> list[str]:
+    """The exported outputs of ``detector``: boxes, labels, scores, then masks or keypoints where it has them."""
+    heads = detector.roi_heads
+    return (list(OUTPUT_NAMES[:3]) + (["masks"] if heads.has_mask() else [])
+            + (list(KEYPOINT_OUTPUT_NAMES) if heads.has_keypoint() else []))
+
+
 class DetectorForExport(nn.Module):
-    """``image [3, H, W]`` -> ``(boxes, labels, scores[, masks])`` of ``detector`` (in eval mode)."""
+    """``image [3, H, W]`` -> the :func:`output_names` tensors of ``detector`` (in eval mode)."""
 
     def __init__(self, detector: nn.Module) -> None:
         super().__init__()
         self.detector = detector
+        self.names = output_names(detector)
 
     def forward(self, image: Tensor) -> tuple[Tensor, ...]:
         detections = self.detector([image])[0]
-        outputs = tuple(detections[name] for name in OUTPUT_NAMES[:3])
-        return outputs + (detections["masks"],) if "masks" in detections else outputs
+        return tuple(detections[name] for name in self.names)
 
 
 def max_opset() -> int:
@@ -91,7 +101,7 @@ def export_metadata(detector: nn.Module, categories: Optional[dict] = None, batc
     heads, transform = detector.roi_heads, detector.transform
     values = {"categories": categories or {}, "score_thresh": heads.score_thresh,
               "min_size": transform.min_size[-1], "max_size": transform.max_size, "masks": heads.has_mask(),
-              "batch": batch, "export_format": EXPORT_FORMAT}
+              "keypoints": heads.has_keypoint(), "batch": batch, "export_format": EXPORT_FORMAT}
     return {key: json.dumps(values[key]) for key in METADATA_KEYS}
 
 
@@ -110,7 +120,7 @@ def export_onnx(detector: nn.Module, path: Union[str, os.PathLike], *, opset: in
     if optimized_modules(detector):  # the fast form's blocks are not exportable: export a plain copy
         detector = deoptimize(copy.deepcopy(detector))
     wrapper = DetectorForExport(detector).eval()
-    names = list(OUTPUT_NAMES if detector.roi_heads.has_mask() else OUTPUT_NAMES[:3])
+    names = wrapper.names
     axes = {"images": {1: "height", 2: "width"}}
     axes.update({name: {0: "detections"} for name in names})
     if "masks" in axes:
