@@ -11,7 +11,7 @@ Checkpoints store both lists, so predictions and COCO results are reported with 
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Iterable, Mapping, Sequence
 
@@ -24,10 +24,15 @@ UNUSED = "N/A"
 
 @dataclass(frozen=True)
 class Categories:
-    """``ids[label]`` is the dataset's category id of ``label`` and ``names[label]`` its name (index 0: background)."""
+    """``ids[label]`` is the dataset's category id of ``label`` and ``names[label]`` its name (index 0: background).
+
+    A keypoint file's categories also name their ``keypoints`` and the ``skeleton`` drawn between them (0-based
+    pairs; COCO files count from 1); they describe the keypoints, not the classes, so equality ignores them."""
 
     ids: tuple[int, ...]
     names: tuple[str, ...]
+    keypoints: tuple[str, ...] = field(default=(), compare=False)
+    skeleton: tuple[tuple[int, int], ...] = field(default=(), compare=False)
 
     @property
     def num_classes(self) -> int:
@@ -42,16 +47,20 @@ class Categories:
     @classmethod
     def from_coco_categories(cls, categories: Iterable[Mapping[str, Any]]) -> Categories:
         """From a COCO file's ``categories`` list (see the module docstring for the rule)."""
+        categories = list(categories)
         by_id = {int(c["id"]): str(c["name"]) for c in categories}
         ids = sorted(by_id)
+        declaring = [c for c in categories if c.get("keypoints")]
+        keypoints = tuple(str(n) for n in declaring[0]["keypoints"]) if declaring else ()
+        skeleton = tuple((int(a) - 1, int(b) - 1) for a, b in declaring[0].get("skeleton") or ()) if declaring else ()
         is_coco = by_id == {i: name for i, name in enumerate(COCO_CATEGORY_NAMES) if i and name != UNUSED}
         if is_coco or ids == list(range(1, len(ids) + 1)):
             names = [UNUSED] * (max(ids, default=0) + 1)
             for i, name in by_id.items():
                 names[i] = name
             names[0] = BACKGROUND
-            return cls(tuple(range(len(names))), tuple(names))
-        return cls((0, *ids), (BACKGROUND, *(by_id[i] for i in ids)))
+            return cls(tuple(range(len(names))), tuple(names), keypoints, skeleton)
+        return cls((0, *ids), (BACKGROUND, *(by_id[i] for i in ids)), keypoints, skeleton)
 
     @classmethod
     def coco(cls) -> Categories:
@@ -59,15 +68,23 @@ class Categories:
         return cls(tuple(range(len(COCO_CATEGORY_NAMES))), tuple(COCO_CATEGORY_NAMES))
 
     @classmethod
-    def for_model(cls, num_classes: int, names: Sequence[str] = (), ids: Sequence[int] = ()) -> Categories:
+    def for_model(cls, num_classes: int, names: Sequence[str] = (), ids: Sequence[int] = (),
+                  keypoints: Sequence[str] = (), skeleton: Sequence[Sequence[int]] = ()) -> Categories:
         """What a checkpoint says, completed: its ids (else label = id) and names (else COCO's for 91 classes, else
-        "class k")."""
+        "class k"), and the keypoints' names and skeleton if it has them."""
         if len(names) != num_classes:
             names = COCO_CATEGORY_NAMES if num_classes == len(COCO_CATEGORY_NAMES) else \
                 [BACKGROUND] + [f"class {i}" for i in range(1, num_classes)]
         if len(ids) != num_classes:
             ids = range(num_classes)
-        return cls(tuple(int(i) for i in ids), tuple(str(n) for n in names))
+        return cls(tuple(int(i) for i in ids), tuple(str(n) for n in names), tuple(str(n) for n in keypoints),
+                   tuple((int(a), int(b)) for a, b in skeleton))
+
+    @classmethod
+    def from_saved(cls, num_classes: int, saved: Mapping[str, Any]) -> Categories:
+        """From :meth:`to_dict`'s record (a checkpoint's or an exported file's), completed by :meth:`for_model`."""
+        return cls.for_model(num_classes, saved.get("names") or (), saved.get("ids") or (),
+                             saved.get("keypoints") or (), saved.get("skeleton") or ())
 
     def label_of(self, category_id: int) -> int:
         return self._labels[category_id]
@@ -86,4 +103,6 @@ class Categories:
         return {category_id: label for label, category_id in enumerate(self.ids) if label}
 
     def to_dict(self) -> dict[str, list]:
-        return {"ids": list(self.ids), "names": list(self.names)}
+        keypoints = {"keypoints": list(self.keypoints), "skeleton": [list(p) for p in self.skeleton]} \
+            if self.keypoints else {}
+        return {"ids": list(self.ids), "names": list(self.names), **keypoints}

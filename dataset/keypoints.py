@@ -17,6 +17,9 @@ from torch import Tensor
 
 from .errors import DatasetError
 
+#: COCO's person skeleton (its person_keypoints files' ``skeleton``), as 0-based pairs of its 17 keypoints.
+COCO_PERSON_SKELETON = ((15, 13), (13, 11), (16, 14), (14, 12), (11, 12), (5, 11), (6, 12), (5, 6), (5, 7), (6, 8),
+                        (7, 9), (8, 10), (1, 2), (0, 1), (0, 2), (1, 3), (2, 4), (3, 5), (4, 6))
 SIDES = (("left_", "right_"), ("right_", "left_"), ("left", "right"), ("right", "left"))
 
 

@@ -1,6 +1,7 @@
 """Keypoint evaluation: COCOeval's OKS keypoint AP through eval.py and evaluate_on_coco (with the dataset's sigmas,
 COCO's for its 17 person keypoints), and torchvision's keypoint checkpoint files loading as Keypoint R-CNN."""
 import json
+import re
 
 import pytest
 import torch
@@ -74,26 +75,43 @@ def test_keypoints_in_prediction_records_coco_results_and_drawings():
         assert drawn[round(y * scale), round(x * scale)].any()  # a dot on the black image
 
 
-def test_train_and_predict_a_keypoint_model_on_a_keypoint_file(tmp_path):
+def test_train_predict_export_and_inspect_on_the_built_in_arrows(tmp_path):
+    """``--data arrows`` trains a Keypoint R-CNN with the arrows' recipe; its checkpoint names the keypoints and
+    their skeleton; predict.py writes four keypoints per arrow; export.py's ONNX file reproduces the checkpoint's
+    keypoints; inspect_model.py shows the heatmaps. A file without keypoints is one line for --model keypoint."""
+    from dataset import coco2017_paths, generate_arrows_dataset
+    from dataset.arrows import KEYPOINT_NAMES
+
     from tests.tool_runner import TINY_MODEL, refused
-    image_dir, ann_file = write_keypoint_file(tmp_path)
-    files = ["--train-ann", ann_file, "--train-images", image_dir, "--val-ann", ann_file, "--val-images", image_dir]
-    done = tool("train.py", *files, "--model", "keypoint", "--epochs", 1, "--output", tmp_path / "run",
+    root = generate_arrows_dataset(tmp_path / "arrows", num_train=4, num_val=2, seed=0)
+    done = tool("train.py", "--data", "arrows", "--data-root", root, "--epochs", 1, "--output", tmp_path / "run",
                 *TINY_MODEL)
     assert done.returncode == 0, done.stderr[-3000:]
+    assert "recipe: the built-in arrows'" in done.stdout and "keypoints AP" in done.stdout
     checkpoint = tmp_path / "run" / "checkpoints" / "last.pth"
-    model, _ = load_detector(checkpoint)
-    assert isinstance(model, maskrcnn.KeypointRCNN) and model.roi_heads.keypoint_predictor.out_channels == 3
+    model, categories = load_detector(checkpoint)
+    assert isinstance(model, maskrcnn.KeypointRCNN) and model.roi_heads.keypoint_predictor.out_channels == 4
+    assert categories.keypoints == KEYPOINT_NAMES and categories.skeleton == ((0, 1), (0, 2), (0, 3))
     metrics = torch.load(checkpoint, weights_only=True)["metrics"]  # the run's evaluation scored keypoints too
     assert {"bbox", "keypoints"} <= set(metrics) and "AP" in metrics["keypoints"]
-    done = tool("predict.py", image_dir / "a.jpg", "--weights", checkpoint, "--score-thresh", 0.0, "--out",
-                tmp_path / "predictions")
+    image_dir, ann_file = coco2017_paths(root, "val")
+    image = sorted(p for p in (tmp_path / "arrows" / "val2017").iterdir())[0]
+    done = tool("predict.py", image, "--weights", checkpoint, "--score-thresh", 0.0, "--out", tmp_path / "predictions")
     assert done.returncode == 0, done.stderr[-2000:]
-    records = json.loads((tmp_path / "predictions" / "a.json").read_text())
-    instances = records["instances"] if isinstance(records, dict) else records
-    assert instances and all(len(r["keypoints"]) == 3 for r in instances)
+    records = json.loads((tmp_path / "predictions" / f"{image.stem}.json").read_text())
+    assert records["instances"] and all(len(r["keypoints"]) == 4 for r in records["instances"])
+    done = tool("export.py", "--weights", checkpoint, "--out", tmp_path / "arrows.onnx", "--score-thresh", 0.0,
+                "--check", image)
+    assert done.returncode == 0, done.stderr[-2000:]
+    reproduced = re.search(r"(\d+)/(\d+) detections reproduced.*keypoints at most (\S+) px apart", done.stdout)
+    assert reproduced and reproduced[1] == reproduced[2] != "0" and float(reproduced[3]) < 1e-3, done.stdout
+    done = tool("inspect_model.py", image, "--weights", checkpoint, "--out", tmp_path / "inspect")
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert (tmp_path / "inspect" / "keypoint_heatmaps.png").is_file()
+    assert "Keypoint heatmaps" in (tmp_path / "inspect" / "index.html").read_text()
+
     instances_file = tmp_path / "instances.json"
-    data = json.loads(ann_file.read_text())
+    data = json.loads(open(ann_file).read())
     data["categories"][0].pop("keypoints")
     instances_file.write_text(json.dumps(data))
     bad = refused("train.py", "--train-ann", instances_file, "--train-images", image_dir, "--model", "keypoint",

@@ -81,6 +81,25 @@ def test_the_builder_initialises_as_torchvisions_with_the_same_seed():
     assert ours.transform.min_size == reference.transform.min_size and ours.roi_heads.has_keypoint()
 
 
+def test_torchvisions_expected_output_test_settings_give_torchvisions_outputs():
+    """torchvision's expected-output test of ``keypointrcnn_resnet50_fpn`` (its test_models.py: seed 0, no weights,
+    ``num_classes=2``, 224 px, ``box_score_thresh=0.17``, float32, one 224 x 224 photo). Its expected file and photo
+    are not on this machine, so torchvision's own model under the same settings, on a photo-like image, gives the
+    expected outputs; ours, built the same way, must give them to torchvision's test tolerance (0.01)."""
+    settings = {"num_classes": 2, "min_size": 224, "max_size": 224, "box_score_thresh": 0.17,
+                "weights_backbone": None}
+    torch.manual_seed(0)
+    reference = tv_keypointrcnn_resnet50_fpn(weights=None, **settings).eval()
+    torch.manual_seed(0)
+    ours = maskrcnn.keypointrcnn_resnet50_fpn(weights=None, **settings).eval()
+    image = photo_like_images([(224, 224)], dtype=torch.float32)
+    with torch.no_grad():
+        expected, got = reference(image)[0], ours(image)[0]
+    assert sorted(got) == sorted(expected) and len(expected["boxes"]) > 0
+    for key in expected:
+        torch.testing.assert_close(got[key], expected[key], rtol=0.01, atol=0.01, msg=key)
+
+
 def model_pair():
     """torchvision's KeypointRCNN and ours on a ResNet-18-FPN (the keypoint branch at full width), each built after
     the same seed, float64."""

@@ -7,7 +7,8 @@
 
 Writes <out>/index.html (default out: result/inspect/<image name>/) and one PNG per view: the input as the model
 sees it, anchors and objectness per level, proposals before and after NMS, the box head's candidates before the
-score threshold and the detections after per-class NMS, the mask logits and the final overlay; with --ann also the
+score threshold and the detections after per-class NMS, the mask logits (a Keypoint R-CNN: each keypoint's heatmap)
+and the final overlay; with --ann also the
 ground truth, the anchors matched to it and the RoIs sampled for the box head. Each view has a caption with its
 counts, shapes and thresholds. Open index.html in any browser; it needs no network.
 """
@@ -64,7 +65,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         target = {k: v.to(device) for k, v in annotation_target(args, categories).items() if k in ("boxes", "labels",
                                                                                                  "masks")}
     inspection = inspect(model, image_to_tensor(image).to(device), target)
-    views = inspection_views(inspection, categories.names)
+    views = inspection_views(inspection, categories.names, categories.keypoints, categories.skeleton or None)
     out = args.out or os.path.join("result", "inspect", os.path.splitext(os.path.basename(args.image))[0])
     notes = [f"{weights} on {args.image}" + (f", annotation {args.image_id} of {args.ann}" if target else "")]
     notes += inspection.notes

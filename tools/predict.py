@@ -212,7 +212,8 @@ def predict_images(predictor: Predictor, paths: list[str], names: list[str], arg
                                   {"image": item.path, "width": width, "height": height, "instances": records})
             if not args.no_draw:
                 write_rgb(os.path.join(args.out, f"{name}.jpg"),
-                          draw_prediction(item.image, output, predictor.class_names, 0.0, min_side=DRAW_MIN_SIDE))
+                          draw_prediction(item.image, output, predictor.class_names, 0.0, min_side=DRAW_MIN_SIDE,
+                                          skeleton=predictor.categories.skeleton or None))
             if coco_results is not None:
                 coco_results.extend(coco_result_records(image_ids.id_of(item.path), records))
             tally.images += 1
@@ -265,7 +266,8 @@ def _video_batch(predictor: Predictor, batch: list[tuple[int, np.ndarray]], fps:
         records = instance_records(output, predictor.categories, mask_format)
         records_file.write(json.dumps({"frame": index, "time": round(index / fps, 3), "instances": records}) + "\n")
         if writer is not None:
-            writer.write(draw_prediction(frame, output, predictor.class_names, 0.0))
+            writer.write(draw_prediction(frame, output, predictor.class_names, 0.0,
+                                         skeleton=predictor.categories.skeleton or None))
         count += len(records)
     return count
 

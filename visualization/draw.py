@@ -13,6 +13,8 @@ import cv2
 import numpy as np
 from torch import Tensor
 
+from dataset.keypoints import COCO_PERSON_SKELETON
+
 from .colors import class_color
 
 MASK_ALPHA = 0.45
@@ -139,37 +141,40 @@ def _caption(canvas: np.ndarray, text: str, box, color: tuple[int, int, int], fo
     cv2.putText(canvas, text, origin, font, font_scale, (255, 255, 255), 1, cv2.LINE_AA)
 
 
-#: COCO's person skeleton (its person_keypoints files' ``skeleton``), as 0-based pairs of its 17 keypoints.
-COCO_PERSON_SKELETON = ((15, 13), (13, 11), (16, 14), (14, 12), (11, 12), (5, 11), (6, 12), (5, 6), (5, 7), (6, 8),
-                        (7, 9), (8, 10), (1, 2), (0, 1), (0, 2), (1, 3), (2, 4), (3, 5), (4, 6))
-
-
 def draw_keypoints(canvas: np.ndarray, keypoints, labels=None,
                    skeleton: Optional[Sequence[tuple[int, int]]] = None) -> np.ndarray:
-    """Draws ``[N, K, 2 or 3]`` keypoints (canvas pixels) in place: a dot each in its instance's class colour, and
-    the ``skeleton``'s lines between them (COCO's for 17 keypoints when None)."""
+    """Draws ``[N, K, 2 or 3]`` keypoints (canvas pixels) in place: the ``skeleton``'s lines (COCO's for 17
+    keypoints when None) in the instance's class colour, then a white-ringed dot per keypoint in that keypoint's own
+    colour (the same keypoint looks the same on every instance: a tip is told from a tail at a glance)."""
     points = _as_numpy(keypoints)
     if points is None or not len(points):
         return canvas
     if skeleton is None and points.shape[1] == 17:
         skeleton = COCO_PERSON_SKELETON
     labels = _as_numpy(labels) if labels is not None else np.zeros(len(points), dtype=np.int64)
-    radius = max(2, round(min(canvas.shape[:2]) / 150))
+    radius = max(2, round(min(canvas.shape[:2]) / 110))
     for instance, label in zip(points, labels):
-        color = class_color(int(label))
         xy = [(int(round(float(x))), int(round(float(y)))) for x, y in instance[:, :2]]
         for a, b in skeleton or ():
-            cv2.line(canvas, xy[a], xy[b], color, max(1, radius // 2), cv2.LINE_AA)
-        for point in xy:
-            cv2.circle(canvas, point, radius, (255, 255, 255), -1, cv2.LINE_AA)
-            cv2.circle(canvas, point, max(1, radius - 1), color, -1, cv2.LINE_AA)
+            cv2.line(canvas, xy[a], xy[b], (255, 255, 255), max(2, radius // 2) + 2, cv2.LINE_AA)
+            cv2.line(canvas, xy[a], xy[b], class_color(int(label)), max(2, radius // 2), cv2.LINE_AA)
+        for k, point in enumerate(xy):
+            cv2.circle(canvas, point, radius + 1, (255, 255, 255), -1, cv2.LINE_AA)
+            cv2.circle(canvas, point, radius, keypoint_color(k), -1, cv2.LINE_AA)
     return canvas
 
 
+def keypoint_color(index: int) -> tuple[int, int, int]:
+    """RGB colour of keypoint ``index``: the class colours shifted along the hue circle, so they differ from the
+    class colour of the first labels."""
+    return class_color(index + 7)
+
+
 def draw_prediction(image: np.ndarray | Tensor, prediction: dict, class_names: Optional[Sequence[str]] = None,
-                    score_thresh: float = 0.5, min_side: int = 0) -> np.ndarray:
+                    score_thresh: float = 0.5, min_side: int = 0,
+                    skeleton: Optional[Sequence[tuple[int, int]]] = None) -> np.ndarray:
     """Draw a model output dict (``boxes``, ``labels``, ``scores``, ``masks``, ``keypoints``) above
-    ``score_thresh``."""
+    ``score_thresh``; keypoints joined by ``skeleton`` (0-based pairs; COCO's person skeleton for 17 when None)."""
     keep = prediction["scores"] >= score_thresh
     masks = prediction.get("masks")
     canvas = draw_instances(image, prediction["boxes"][keep], prediction["labels"][keep], prediction["scores"][keep],
@@ -177,7 +182,7 @@ def draw_prediction(image: np.ndarray | Tensor, prediction: dict, class_names: O
     if "keypoints" in prediction:  # in the drawing's pixels (it may be enlarged)
         scale = canvas.shape[0] / as_rgb_array(image).shape[0]
         keypoints = _as_numpy(prediction["keypoints"][keep])
-        draw_keypoints(canvas, keypoints[..., :2] * scale, prediction["labels"][keep])
+        draw_keypoints(canvas, keypoints[..., :2] * scale, prediction["labels"][keep], skeleton)
     return canvas
 
 

@@ -15,7 +15,7 @@ import torch
 from torch import Tensor
 
 from .colors import class_color
-from .draw import as_rgb_array, draw_instances
+from .draw import as_rgb_array, draw_instances, draw_keypoints
 from .grid import image_grid
 
 #: Views are drawn at least this large (the longer side), so that boxes and captions read.
@@ -231,7 +231,43 @@ def mask_logit_view(inspection, class_names: Sequence[str], count: int = 16) -> 
                 f"{len(cells)} of {len(inspection.mask_logits)} detections, best first.")
 
 
-def overlay_view(inspection, class_names: Sequence[str], score_thresh: float = 0.5) -> View:
+def keypoint_heatmap_view(inspection, class_names: Sequence[str], keypoint_names: Sequence[str] = (),
+                          count: int = 4) -> Optional[View]:
+    """A row per detection (the best ``count``): each keypoint's heatmap as the loss sees it (a softmax over its
+    cells), the predicted cell ringed."""
+    if not inspection.has_keypoints:
+        return None
+    logits = inspection.keypoint_logits[:count]
+    if not len(logits):
+        return View("keypoint_heatmaps", "Keypoint heatmaps", np.zeros((112, 112, 3), np.uint8),
+                    "no detection: no keypoint heatmaps.")
+    side, keypoints = logits.shape[-1], logits.shape[1]
+    cells = []
+    for maps, label, score in zip(logits, inspection.output["labels"], inspection.output["scores"]):
+        probabilities = maps.reshape(keypoints, -1).softmax(dim=1).reshape(maps.shape)
+        for k, heatmap in enumerate(probabilities):
+            scaled = (heatmap / heatmap.max().clamp(min=1e-12)).numpy()
+            colored = cv2.applyColorMap((scaled * 255).astype(np.uint8), cv2.COLORMAP_JET)[:, :, ::-1]
+            cell = np.ascontiguousarray(cv2.resize(colored, (112, 112), interpolation=cv2.INTER_NEAREST))
+            best = int(heatmap.argmax())
+            y, x = divmod(best, side)
+            cv2.circle(cell, (int((x + 0.5) * 112 / side), int((y + 0.5) * 112 / side)), 6, (255, 255, 255), 1,
+                       cv2.LINE_AA)
+            name = keypoint_names[k] if k < len(keypoint_names) else f"keypoint {k}"
+            if k == 0:  # the row's first cell says which detection it is
+                name = f"{class_names[int(label)] if 0 <= int(label) < len(class_names) else int(label)} " \
+                       f"{float(score):.2f}: {name}"
+            cv2.putText(cell, name, (2, 12), cv2.FONT_HERSHEY_SIMPLEX, 0.33, (255, 255, 255), 1, cv2.LINE_AA)
+            cells.append(cell)
+    return View("keypoint_heatmaps", "Keypoint heatmaps", image_grid(cells, columns=keypoints, cell_size=112),
+                f"{side}x{side} heatmaps of the first {len(logits)} of {len(inspection.keypoint_logits)} detections "
+                f"(a row each, best first), shown as the training loss sees them: a softmax over each map's cells, "
+                f"scaled to its peak (blue 0, red the peak). The ring is the best cell: the keypoint, once the map "
+                f"is resized (bicubic) to the box.")
+
+
+def overlay_view(inspection, class_names: Sequence[str], score_thresh: float = 0.5,
+                 skeleton: Optional[Sequence[tuple[int, int]]] = None) -> View:
     output = inspection.output
     picture, factor = _enlarged(as_rgb_array(inspection.image))
     keep = output["scores"] >= score_thresh
@@ -242,20 +278,28 @@ def overlay_view(inspection, class_names: Sequence[str], score_thresh: float = 0
         masks = masks[keep]
     picture = draw_instances(picture, output["boxes"][keep] * factor, output["labels"][keep], output["scores"][keep],
                              masks, class_names)
+    if "keypoints" in output:
+        draw_keypoints(picture, output["keypoints"][keep][..., :2] * factor, output["labels"][keep], skeleton)
     kept = int((output["scores"] >= score_thresh).sum())
-    masks = "masks pasted into the image and cut at 0.5" if "masks" in output else "no masks (a box-only model)"
+    masks = ("masks pasted into the image and cut at 0.5" if "masks" in output
+             else "with their keypoints" if "keypoints" in output else "no masks (a box-only model)")
     return View("overlay", "The final output", picture,
                 f"{len(output['boxes'])} detections mapped back to the {inspection.original_size[1]}x"
                 f"{inspection.original_size[0]} input; the {kept} scoring at least {score_thresh} drawn, {masks}.")
 
 
-def inspection_views(inspection, class_names: Sequence[str]) -> list[View]:
-    """Every view of the inspection, in the order of the model's stages."""
+def inspection_views(inspection, class_names: Sequence[str], keypoint_names: Sequence[str] = (),
+                     skeleton: Optional[Sequence[tuple[int, int]]] = None) -> list[View]:
+    """Every view of the inspection, in the order of the model's stages (``keypoint_names`` and ``skeleton`` for
+    a Keypoint R-CNN's)."""
     views = [input_view(inspection), *anchor_views(inspection), *objectness_views(inspection),
              *proposal_views(inspection), *target_views(inspection, class_names),
              *detection_views(inspection, class_names)]
     masks = mask_logit_view(inspection, class_names)
     if masks is not None:
         views.append(masks)
-    views.append(overlay_view(inspection, class_names))
+    heatmaps = keypoint_heatmap_view(inspection, class_names, keypoint_names)
+    if heatmaps is not None:
+        views.append(heatmaps)
+    views.append(overlay_view(inspection, class_names, skeleton=skeleton))
     return views

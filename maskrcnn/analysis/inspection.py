@@ -66,6 +66,9 @@ class Inspection:
     output: dict[str, Tensor]
     #: 28 x 28 mask logits of each detection's class ``[D, M, M]`` (None without a mask branch)
     mask_logits: Optional[Tensor] = None
+    #: 56 x 56 keypoint heatmap logits of each detection ``[D, K, 56, 56]`` (None without a keypoint branch); the
+    #: predicted keypoint of each map is its best cell, resized to the box
+    keypoint_logits: Optional[Tensor] = None
     #: the model's settings the captions quote (NMS thresholds, top-n, IoU thresholds of the matchers, ...)
     settings: dict[str, float] = field(default_factory=dict)
     #: with a target (resized frame): per level, each anchor's RPN label (1 positive, 0 negative, -1 ignored); the
@@ -80,6 +83,10 @@ class Inspection:
     @property
     def has_masks(self) -> bool:
         return self.mask_logits is not None
+
+    @property
+    def has_keypoints(self) -> bool:
+        return self.keypoint_logits is not None
 
 
 def _record(store: dict, name: str, module: nn.Module, args: Any, output: Any) -> None:
@@ -103,6 +110,9 @@ def inspect(model: nn.Module, image: Tensor, target: Optional[dict[str, Tensor]]
     has_masks = bool(getattr(model.roi_heads, "has_mask", lambda: False)())
     if has_masks:
         parts["mask_predictor"] = model.roi_heads.mask_predictor
+    has_keypoints = bool(getattr(model.roi_heads, "has_keypoint", lambda: False)())
+    if has_keypoints:
+        parts["keypoint_predictor"] = model.roi_heads.keypoint_predictor
     handles = [module.register_forward_hook(functools.partial(_record, seen, name)) for name, module in parts.items()]
     rpn = model.rpn
     own_method = rpn.pre_nms_candidates
@@ -177,8 +187,10 @@ def inspect(model: nn.Module, image: Tensor, target: Optional[dict[str, Tensor]]
         index = torch.arange(len(mask_logits), device=mask_logits.device)
         inspection.mask_logits = mask_logits[index, output["labels"]].cpu() if len(mask_logits) else \
             mask_logits[:, 0].cpu()
-    else:
+    elif not has_keypoints:
         inspection.notes.append("the model has no mask branch: no mask logits or masks")
+    if has_keypoints:
+        inspection.keypoint_logits = to_float32(seen["keypoint_predictor"]).cpu()
     if target is not None:
         _inspect_target(model, image, target, inspection, anchors, names, seed)
     return inspection

@@ -19,6 +19,7 @@ from torchvision.models import WeightsEnum
 from torchvision.models.detection import MaskRCNN_ResNet50_FPN_Weights
 
 from dataset.categories import Categories
+from dataset.keypoints import COCO_PERSON_SKELETON
 
 from ..builders import BUILDER_FOR_WEIGHTS, fpn_detector, state_dict_version
 from ..checkpoint import CheckpointError, load_state_dict_into, read_checkpoint_file
@@ -56,8 +57,9 @@ def load_detector(path: Union[str, os.PathLike, WeightsEnum],
     published = published_weights(path)
     if published is not None:
         model = load_published(published)
-        names = published.meta["categories"]
-        categories = Categories.for_model(model.roi_heads.box_predictor.cls_score.out_features, names)
+        names, keypoints = published.meta["categories"], published.meta.get("keypoint_names", ())
+        categories = Categories.for_model(model.roi_heads.box_predictor.cls_score.out_features, names,
+                                          keypoints=keypoints, skeleton=COCO_PERSON_SKELETON if keypoints else ())
         return model.eval().to(device), categories
     path = os.fspath(path)
     if not os.path.exists(path):
@@ -68,14 +70,14 @@ def load_detector(path: Union[str, os.PathLike, WeightsEnum],
         config = ModelConfig.from_dict(data["model_config"])
         model = build_model(config)
         load_state_dict_into(model, data["model"], path, verbose=False)
-        saved = data.get("categories") or {}
-        names, ids = saved.get("names") or data.get("class_names") or [], saved.get("ids") or []
+        saved = dict(data.get("categories") or {})
+        saved["names"] = saved.get("names") or data.get("class_names") or []
     else:
         has_masks = not isinstance(data, dict) or any(str(k).startswith("roi_heads.mask_") for k in data)
         has_keypoints = isinstance(data, dict) and any(str(k).startswith("roi_heads.keypoint_") for k in data)
         version = (state_dict_version(data) if isinstance(data, dict) else None) or "v1"
         model = fpn_detector(weights=path, masks=has_masks and not has_keypoints, keypoints=has_keypoints,
                              version=version)
-        names, ids = [], []
-    categories = Categories.for_model(model.roi_heads.box_predictor.cls_score.out_features, names, ids)
+        saved = {}
+    categories = Categories.from_saved(model.roi_heads.box_predictor.cls_score.out_features, saved)
     return model.eval().to(device), categories

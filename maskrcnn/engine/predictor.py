@@ -87,8 +87,8 @@ class ExportedPredictor(Predictor):
     def __init__(self, model, path: str, score_thresh: Optional[float]) -> None:
         self.model = model
         saved = self.model.metadata.get("categories") or {}
-        self.categories = (Categories.for_model(len(saved["names"]), saved["names"], saved.get("ids", ()))
-                           if saved.get("names") else Categories.coco())
+        self.categories = (Categories.from_saved(len(saved["names"]), saved) if saved.get("names")
+                           else Categories.coco())
         exported = self.model.metadata.get("score_thresh")
         if score_thresh is None:  # the threshold baked in
             score_thresh = exported if exported is not None else 0.0
