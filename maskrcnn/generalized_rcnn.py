@@ -6,27 +6,36 @@ import torch
 from torch import Tensor, nn
 
 
+class TargetError(ValueError, AssertionError):
+    """Bad training targets: a ``ValueError`` that names the image and box, and also the ``AssertionError``
+    torchvision's ``torch._assert`` raises there, so code (and torchvision's own tests) catching either works."""
+
+
+class TargetTypeError(TypeError, AssertionError):
+    """Target boxes that are not a tensor: a ``TypeError``, and torchvision's ``AssertionError``."""
+
+
 @torch.jit.unused
 def check_boxes_are_tensors(targets: list[dict[str, Tensor]]) -> None:
     for i, target in enumerate(targets):
         boxes = target.get("boxes")
         if not isinstance(boxes, Tensor):
-            raise TypeError(f"Expected target boxes to be of type Tensor, got {type(boxes)} for image {i}.")
+            raise TargetTypeError(f"Expected target boxes to be of type Tensor, got {type(boxes)} for image {i}.")
 
 
 def validate_training_targets(targets: Optional[list[dict[str, Tensor]]], num_images: int) -> None:
     if targets is None:
-        raise ValueError("targets should not be None when in training mode")
+        raise TargetError("targets should not be None when in training mode")
     if len(targets) != num_images:
-        raise ValueError(f"got {num_images} images but {len(targets)} targets; give one target dict per image")
+        raise TargetError(f"got {num_images} images but {len(targets)} targets; give one target dict per image")
     if not torch.jit.is_scripting():  # a scripted model's targets are typed: boxes are tensors
         check_boxes_are_tensors(targets)
     for i, target in enumerate(targets):
         if "boxes" not in target:
-            raise ValueError(f"Every element of targets should have a boxes key (missing in target {i})")
+            raise TargetError(f"Every element of targets should have a boxes key (missing in target {i})")
         boxes = target["boxes"]
         if boxes.dim() != 2 or boxes.shape[-1] != 4:
-            raise ValueError(f"Expected target boxes to be a tensor of shape [N, 4], got {list(boxes.shape)} "
+            raise TargetError(f"Expected target boxes to be a tensor of shape [N, 4], got {list(boxes.shape)} "
                              f"for image {i}.")
 
 
@@ -38,7 +47,7 @@ def check_degenerate_boxes(targets: list[dict[str, Tensor]]) -> None:
         if degenerate.any():
             j = int(torch.where(degenerate)[0][0])
             box: list[float] = boxes[j].tolist()
-            raise ValueError(f"All bounding boxes should have positive height and width. Found invalid box "
+            raise TargetError(f"All bounding boxes should have positive height and width. Found invalid box "
                              f"{box} (box {j}) for target at index {i}.")
 
 

@@ -46,3 +46,25 @@ def test_wrong_target_dtypes_and_image_types(model):
         model([torch.zeros(3, 50, 50, dtype=torch.uint8)])
     with pytest.raises(ValueError, match=r"3d tensors of shape \[C, H, W\], got \[1, 3, 50, 50\] for image 0"):
         model([torch.zeros(1, 3, 50, 50)])
+
+
+def test_torchvisions_validation_cases_raise_its_assertion_error_on_a_keypoint_rcnn():
+    """torchvision's detection-model validation test, on a Keypoint R-CNN: targets missing, boxes not a tensor, of
+    the wrong shape, or degenerate each raise the ``AssertionError`` its ``torch._assert`` raises, which is also
+    our ``ValueError`` (``TypeError`` for the type) naming the image."""
+    import maskrcnn
+    torch.manual_seed(0)
+    model = maskrcnn.KeypointRCNN(maskrcnn.resnet_fpn_backbone(backbone_name="resnet18", weights=None),
+                                  num_classes=50).train()
+    images = [torch.rand(3, 300, 300)]
+    with pytest.raises(AssertionError, match="targets should not be None"):
+        model(images)
+    with pytest.raises(AssertionError, match="of type Tensor") as raised:
+        model(images, targets=[{"boxes": 0.0}])
+    assert isinstance(raised.value, TypeError)
+    for boxes in (torch.rand((4,)), torch.rand((1, 5))):
+        with pytest.raises(AssertionError, match=r"shape \[N, 4\]") as raised:
+            model(images, targets=[{"boxes": boxes}])
+        assert isinstance(raised.value, ValueError)
+    with pytest.raises(AssertionError, match="positive height and width"):
+        model(images, targets=[{"boxes": torch.tensor([[1, 3, 1, 4], [2, 4, 3, 4]])}])
