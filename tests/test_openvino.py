@@ -55,6 +55,18 @@ def test_openvino_float32_reproduces_eager_from_onnx_and_from_ir(exported, name)
         torch.testing.assert_close(output["boxes"], detector([image])[0]["boxes"])
 
 
+def test_a_keypoint_rcnn_ir_reproduces_eager_keypoints(tmp_path):
+    """The keypoint graph's loop over detections (each heatmap resized to its box) runs in OpenVINO: the same
+    detections, keypoints within 1e-3 px."""
+    model = spread_score_checkpoint(tmp_path / "keypoints.pth", keypoints=4).eval()
+    model.roi_heads.score_thresh = 0.995  # 55 to 100 detections on these images
+    export_onnx(model, tmp_path / "keypoints.onnx")
+    convert_to_openvino(tmp_path / "keypoints.onnx", tmp_path / "keypoints.xml")
+    detector = OpenVinoDetector(tmp_path / "keypoints.xml", precision="f32")
+    found = assert_reproduces(model, detector, random_images(IMAGES[:2], dtype=torch.float32))
+    assert min(found) > 0 and detector.metadata["keypoints"] is True
+
+
 def test_no_detections_run_and_a_batch_graph_is_refused_in_one_line(exported, tmp_path):
     model, _ = exported
     empty = spread_score_checkpoint(tmp_path / "empty.pth").eval()
