@@ -39,16 +39,8 @@ from .faster_rcnn import BOX_POOL_SIZE, REPRESENTATION_SIZE, FasterRCNN, default
 from .keypoint_rcnn import COCO_NUM_KEYPOINTS, KeypointRCNN
 from .mask_rcnn import MASK_HEAD_LAYERS, MaskRCNN
 from .ops.frozen_batch_norm import FrozenBatchNorm2d
-from .roi_heads import (
-    FastRCNNConvFCHead,
-    FastRCNNPredictor,
-    KeypointRCNNHeads,
-    KeypointRCNNPredictor,
-    MaskRCNNHeads,
-    MaskRCNNPredictor,
-    TwoMLPHead,
-)
-from .roi_heads.keypoint_head import KEYPOINT_HEAD_LAYERS
+from .roi_heads import FastRCNNConvFCHead, FastRCNNPredictor, MaskRCNNHeads, MaskRCNNPredictor, TwoMLPHead
+from .roi_heads.keypoint_head import KEYPOINT_HEAD_LAYERS, KeypointRCNNHeads, KeypointRCNNPredictor
 from .rpn import AnchorGenerator, RPNHead
 from .weights import (
     BACKBONE_WEIGHTS,
