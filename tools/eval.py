@@ -44,6 +44,7 @@ from transforms import eval_transforms
 from visualization.report_page import write_report_page
 
 from _common import (
+    DATASETS,
     WEIGHTS_HELP,
     UsageError,
     add_data_arguments,
@@ -166,8 +167,11 @@ def main(argv: Optional[list[str]] = None) -> int:
         maskrcnn.optimize(model)
     dataset = open_dataset(args, args.split, eval_transforms())
     if categories != dataset.categories:
+        trained_on = (training_record(weights) or {}).get("data")
+        hint = f"; it was trained with --data {trained_on}" if trained_on in DATASETS and trained_on != args.data \
+            else ""
         raise UsageError(f"{weights} predicts other categories than {dataset.ann_file} holds: "
-                         f"{describe(categories)} against {describe(dataset.categories)}")
+                         f"{describe(categories)} against {describe(dataset.categories)}{hint}")
     started = time.perf_counter()
     loader = eval_loader(dataset, batch_size, args.workers)
     metrics, table, results, _ = evaluate_on_coco(model, loader, device, per_class=args.per_class,
@@ -244,7 +248,7 @@ def training_record(weights: str) -> Optional[dict]:
     if not isinstance(args, dict) or args.get("recipe") not in RECIPES:
         return None
     recipe = RECIPES[args["recipe"]]
-    return {"recipe": args["recipe"], "epochs": int(data.get("epoch", args.get("epochs", 0))),
+    return {"recipe": args["recipe"], "data": args.get("data"), "epochs": int(data.get("epoch", args.get("epochs", 0))),
             "recipe_epochs": recipe.epochs, "lr": args.get("lr"),
             "recipe_lr": recipe.learning_rate(args.get("batch_size", recipe.batch_size))}
 
