@@ -246,7 +246,7 @@ def keypoint_heatmap_view(inspection, class_names: Sequence[str], keypoint_names
     for maps, label, score in zip(logits, inspection.output["labels"], inspection.output["scores"]):
         probabilities = maps.reshape(keypoints, -1).softmax(dim=1).reshape(maps.shape)
         for k, heatmap in enumerate(probabilities):
-            scaled = (heatmap / heatmap.max().clamp(min=1e-12)).numpy()
+            scaled = (heatmap / heatmap.max().clamp(min=1e-12)).sqrt().numpy()  # the root shows the spread
             colored = cv2.applyColorMap((scaled * 255).astype(np.uint8), cv2.COLORMAP_JET)[:, :, ::-1]
             cell = np.ascontiguousarray(cv2.resize(colored, (112, 112), interpolation=cv2.INTER_NEAREST))
             best = int(heatmap.argmax())
@@ -262,7 +262,7 @@ def keypoint_heatmap_view(inspection, class_names: Sequence[str], keypoint_names
     return View("keypoint_heatmaps", "Keypoint heatmaps", image_grid(cells, columns=keypoints, cell_size=112),
                 f"{side}x{side} heatmaps of the first {len(logits)} of {len(inspection.keypoint_logits)} detections "
                 f"(a row each, best first), shown as the training loss sees them: a softmax over each map's cells, "
-                f"scaled to its peak (blue 0, red the peak). The ring is the best cell: the keypoint, once the map "
+                f"scaled to its peak, square root (blue 0, red the peak). The ring is the best cell: the keypoint, once the map "
                 f"is resized (bicubic) to the box.")
 
 
