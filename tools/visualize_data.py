@@ -41,7 +41,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     generator = torch.Generator().manual_seed(args.seed)
     indices = torch.randperm(len(dataset), generator=generator)[:args.num].tolist()
     torch.manual_seed(args.seed)
-    drawn = [draw_target(*dataset[i], class_names=dataset.class_names) for i in indices]
+    drawn = [draw_target(*dataset[i], class_names=dataset.class_names, skeleton=dataset.categories.skeleton)
+             for i in indices]
     write_rgb(args.out, image_grid(drawn, columns=args.columns))
     print(f"{args.out}: {len(drawn)} samples of {data_name(args)} {args.split} after '{args.augment}' transforms")
     return 0

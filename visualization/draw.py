@@ -186,7 +186,17 @@ def draw_prediction(image: np.ndarray | Tensor, prediction: dict, class_names: O
     return canvas
 
 
-def draw_target(image: np.ndarray | Tensor, target: dict, class_names: Optional[Sequence[str]] = None) -> np.ndarray:
-    """Draw a dataset target dict (``boxes``, ``labels``, ``masks``), without scores."""
-    return draw_instances(image, target.get("boxes"), target.get("labels"), None, target.get("masks"), class_names)
+def draw_target(image: np.ndarray | Tensor, target: dict, class_names: Optional[Sequence[str]] = None,
+                skeleton: Optional[Sequence[tuple[int, int]]] = None) -> np.ndarray:
+    """Draw a dataset target dict (``boxes``, ``labels``, ``masks``, ``keypoints``), without scores; unlabelled
+    keypoints (visibility 0) are left out, with their skeleton lines."""
+    canvas = draw_instances(image, target.get("boxes"), target.get("labels"), None, target.get("masks"), class_names)
+    keypoints = _as_numpy(target.get("keypoints"))
+    if keypoints is not None and len(keypoints):
+        for instance, label in zip(keypoints, _as_numpy(target["labels"])):
+            labelled = [k for k in range(len(instance)) if instance[k, 2] > 0]
+            pairs = [(labelled.index(a), labelled.index(b)) for a, b in (skeleton or ()) if a in labelled
+                     and b in labelled]
+            draw_keypoints(canvas, instance[labelled][None], np.asarray([label]), pairs)
+    return canvas
 
