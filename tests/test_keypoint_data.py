@@ -96,3 +96,15 @@ def test_check_data_reports_keypoint_problems(tmp_path):
     image_dir, ann_file = write_keypoint_file(tmp_path / "clean")
     clean = check_coco(str(ann_file), str(image_dir))
     assert not [e for e in clean.errors if "keypoint" in e] and not [w for w in clean.warnings if "keypoint" in w]
+
+
+def test_drawn_targets_show_labelled_keypoints_only(tmp_path):
+    from visualization import draw_target
+    dataset = CocoInstanceDataset(*write_keypoint_file(tmp_path))
+    image, target = dataset[0]
+    assert dataset.categories.skeleton == ((0, 1), (0, 2))
+    plain = draw_target(image, {k: v for k, v in target.items() if k != "keypoints"})
+    drawn = draw_target(image, target, skeleton=dataset.categories.skeleton)
+    changed = np.abs(drawn.astype(int) - plain.astype(int)).sum(axis=2) > 0
+    assert changed[10, 20] and changed[8, 23]  # the first person's nose and right eye (x, y = 20, 10 and 23, 8)
+    assert not changed[:3, :3].any()  # the second person's unlabelled eye at (0, 0) is not drawn
