@@ -226,6 +226,19 @@ def test_the_batch_graph_equals_one_image_at_a_time(tmp_path):
             torch.testing.assert_close(together[name], value, rtol=1e-5, atol=1e-5)  # float32 rounding
 
 
+def test_a_keypoint_batch_graph_reproduces_eager(tmp_path):
+    """The batch graph's loop over images holds the keypoint graph's loop over detections: both run."""
+    from maskrcnn.export import agreement
+    model = spread_score_checkpoint(tmp_path / "model.pth", keypoints=4).eval()
+    model.roi_heads.score_thresh = 0.995
+    export_onnx(model, tmp_path / "batch.onnx", batch=True)
+    images = random_images([(120, 150)] * 2, dtype=torch.float32)
+    for image, output in zip(images, OnnxDetector(tmp_path / "batch.onnx")(images)):
+        with torch.no_grad():
+            result = agreement(model([image])[0], output)
+        assert result.reference > 0 and result.fraction == 1 and result.keypoint_max_distance < 1e-3, result.summary()
+
+
 def test_v2_scripts_and_exports(tmp_path):
     """maskrcnn_resnet50_fpn_v2 (trained-like: spread scores; an untrained v2 scores hundreds of boxes exactly 1.0,
     whose order among equals no two NMS implementations share) scripts to eager's outputs and exports to a file that
