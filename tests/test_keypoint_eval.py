@@ -100,6 +100,7 @@ def test_train_predict_export_and_inspect_on_the_built_in_arrows(tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     records = json.loads((tmp_path / "predictions" / f"{image.stem}.json").read_text())
     assert records["instances"] and all(len(r["keypoints"]) == 4 for r in records["instances"])
+    assert records["keypoint_names"] == list(KEYPOINT_NAMES)
     done = tool("export.py", "--weights", checkpoint, "--out", tmp_path / "arrows.onnx", "--score-thresh", 0.0,
                 "--check", image)
     assert done.returncode == 0, done.stderr[-2000:]

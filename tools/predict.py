@@ -208,8 +208,10 @@ def predict_images(predictor: Predictor, paths: list[str], names: list[str], arg
             name = names[item.index]
             records = instance_records(output, predictor.categories, args.mask_format)
             height, width = item.image.shape[:2]
+            named = {"keypoint_names": list(predictor.categories.keypoints)} if predictor.categories.keypoints else {}
             write_json_atomically(os.path.join(args.out, f"{name}.json"),
-                                  {"image": item.path, "width": width, "height": height, "instances": records})
+                                  {"image": item.path, "width": width, "height": height, **named,
+                                   "instances": records})
             if not args.no_draw:
                 write_rgb(os.path.join(args.out, f"{name}.jpg"),
                           draw_prediction(item.image, output, predictor.class_names, 0.0, min_side=DRAW_MIN_SIDE,
