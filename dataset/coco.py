@@ -41,17 +41,26 @@ from .keypoints import flip_permutation, keypoint_names, keypoints_of
 
 logger = logging.getLogger(__name__)
 
-COCO_DOWNLOAD_HINT = ("expected the COCO-2017 layout <root>/annotations/instances_{train,val}2017.json and "
+COCO_DOWNLOAD_HINT = ("expected the COCO-2017 layout <root>/annotations/instances_{train,val}2017.json (for "
+                      "keypoints person_keypoints_{train,val}2017.json) and "
                       "<root>/{train,val}2017/*.jpg; download it from https://cocodataset.org/#download "
                       "(2017 Train/Val images and annotations)")
 
 Transform = Callable[[Tensor, dict], "tuple[Tensor, dict]"]
 
 
-def coco2017_paths(root: str | os.PathLike, split: str) -> tuple[str, str]:
-    """``(image_dir, ann_file)`` of a split (``"train"`` or ``"val"``) in the standard COCO-2017 layout."""
+#: COCO-2017's annotation files by what they annotate: ``instances`` (boxes and masks, 80 categories) and
+#: ``person_keypoints`` (people with their 17 keypoints).
+COCO_ANNOTATION_KINDS = ("instances", "person_keypoints")
+
+
+def coco2017_paths(root: str | os.PathLike, split: str, kind: str = "instances") -> tuple[str, str]:
+    """``(image_dir, ann_file)`` of a split (``"train"`` or ``"val"``) in the standard COCO-2017 layout;
+    ``kind="person_keypoints"`` names the keypoint file of the split."""
+    if kind not in COCO_ANNOTATION_KINDS:
+        raise ValueError(f"kind must be one of {', '.join(COCO_ANNOTATION_KINDS)}, got {kind!r}")
     return (os.path.join(root, f"{split}2017"),
-            os.path.join(root, "annotations", f"instances_{split}2017.json"))
+            os.path.join(root, "annotations", f"{kind}_{split}2017.json"))
 
 
 @dataclass

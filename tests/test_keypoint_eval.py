@@ -2,6 +2,8 @@
 COCO's for its 17 person keypoints), and torchvision's keypoint checkpoint files loading as Keypoint R-CNN."""
 import json
 import re
+import shutil
+import sys
 
 import pytest
 import torch
@@ -111,6 +113,14 @@ def test_train_predict_export_and_inspect_on_the_built_in_arrows(tmp_path):
     assert (tmp_path / "inspect" / "keypoint_heatmaps.png").is_file()
     assert "Keypoint heatmaps" in (tmp_path / "inspect" / "index.html").read_text()
 
+    coco = tmp_path / "coco"  # COCO-2017's layout: eval.py reads a keypoint model's person_keypoints file
+    (coco / "annotations").mkdir(parents=True)
+    shutil.copytree(image_dir, coco / "val2017")
+    shutil.copy(ann_file, coco / "annotations" / "person_keypoints_val2017.json")
+    done = tool("eval.py", "--weights", checkpoint, "--data", "coco2017", "--data-root", coco, "--out", tmp_path / "ev")
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "IoU metric: keypoints" in done.stdout  # the folder holds no instances file: it read the keypoint one
+
     instances_file = tmp_path / "instances.json"
     data = json.loads(open(ann_file).read())
     data["categories"][0].pop("keypoints")
@@ -118,3 +128,26 @@ def test_train_predict_export_and_inspect_on_the_built_in_arrows(tmp_path):
     bad = refused("train.py", "--train-ann", instances_file, "--train-images", image_dir, "--model", "keypoint",
                   "--output", tmp_path / "bad")
     assert bad.returncode == 2 and "has no keypoints" in bad.stderr and bad.stderr.count("\n") == 1
+
+
+def test_coco2017_keypoints_take_torchvisions_keypoint_recipe_and_person_keypoint_files():
+    """``--data coco2017 --model keypoint``: COCO's person_keypoints files and torchvision's keypoint reference
+    (46 epochs, x0.1 at 36 and 43, short side 640-800 in training); Mask R-CNN keeps the instances files."""
+    from tests.tool_runner import TOOLS
+    sys.path.insert(0, TOOLS)
+    import train
+
+    from _common import split_paths
+    args = train.parse_args(["--data", "coco2017", "--model", "keypoint", "--data-root", "coco"])
+    assert args.recipe == "coco2017-keypoints" and (args.epochs, args.lr) == (46, 0.02 * 2 / 16)
+    assert split_paths(args, "train")[1].endswith("person_keypoints_train2017.json")
+    config = train.RECIPES[args.recipe].model_config(2, "resnet18", "v1", args.min_size, args.max_size)
+    config.masks, config.keypoints = False, True
+    from torchvision.models.detection.keypoint_rcnn import KeypointRCNN as TvKeypointRCNN
+
+    from maskrcnn.engine import build_model
+    reference_sizes = TvKeypointRCNN(maskrcnn.resnet_fpn_backbone(backbone_name="resnet18", weights=None),
+                                     num_classes=2).transform.min_size
+    assert build_model(config).transform.min_size == reference_sizes == (640, 672, 704, 736, 768, 800)
+    plain = train.parse_args(["--data", "coco2017", "--data-root", "coco"])
+    assert plain.recipe == "coco2017" and split_paths(plain, "val")[1].endswith("instances_val2017.json")

@@ -89,7 +89,8 @@ def data_name(args) -> str:
 
 
 def split_paths(args, split: str) -> Optional[tuple[str, str]]:
-    """``(image_dir, ann_file)`` of ``split`` in the data the arguments name, or None when it has no such split."""
+    """``(image_dir, ann_file)`` of ``split`` in the data the arguments name, or None when it has no such split
+    (``args.keypoints``: COCO-2017's person keypoint files rather than its instances files)."""
     if explicit_files(args):
         images, ann = getattr(args, f"{split}_images"), getattr(args, f"{split}_ann")
         if (images is None) != (ann is None):
@@ -99,7 +100,9 @@ def split_paths(args, split: str) -> Optional[tuple[str, str]]:
         root = data_root(args)
         if args.data in GENERATED:
             GENERATED[args.data](root)
-        return coco2017_paths(root, split)
+        # COCO's people with their keypoints are a file of their own; the built-in sets keep one file per split
+        kind = "person_keypoints" if args.data == "coco2017" and getattr(args, "keypoints", False) else "instances"
+        return coco2017_paths(root, split, kind)
     if not os.path.isdir(args.data):
         raise UsageError(f"--data {args.data}: expected shapes, arrows, coco2017 or a folder in COCO-2017 layout")
     return find_split(args.data, split)

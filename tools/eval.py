@@ -37,6 +37,7 @@ from maskrcnn.analysis.findings import Advice
 from maskrcnn.analysis.proposal_recall import proposal_recall, suggest_anchors
 from maskrcnn.engine import eval_loader, evaluate_on_coco, evaluate_results, load_detector
 from maskrcnn.engine.coco_evaluation import BACKENDS, RESULT_FIELD
+from maskrcnn.engine.inference import has_keypoints
 from maskrcnn.engine.predictor import RUNTIMES, is_exported, open_exported
 from maskrcnn.engine.recipes import RECIPES
 from maskrcnn.export import PRECISIONS
@@ -165,6 +166,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         device = torch.device(args.device)
         model, categories = load_detector(weights, device)
         maskrcnn.optimize(model)
+    args.keypoints = has_keypoints(model)  # --data coco2017: its person keypoint files
     dataset = open_dataset(args, args.split, eval_transforms())
     if categories != dataset.categories:
         trained_on = (training_record(weights) or {}).get("data")

@@ -134,6 +134,7 @@ def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
         args.checkpoint = None
     if args.model is None:
         args.model = KEYPOINT_MODEL if args.data == "arrows" and not explicit_files(args) else "v1"
+    args.keypoints = args.model == KEYPOINT_MODEL  # --data coco2017: its person keypoint files
     args.recipe = recipe_for(args)
     recipe = RECIPES[args.recipe]
     for name in ("backbone", "epochs", "batch_size", "augment", "min_size", "max_size", "workers", "save_every",
@@ -183,9 +184,16 @@ def use_sync_bn(args: argparse.Namespace, device: torch.device, main_process: bo
 
 def recipe_for(args: argparse.Namespace) -> str:
     """The named datasets have their recipe; a user's own data trains from scratch, or fine-tunes --weights."""
+    if args.data == "coco2017" and not explicit_files(args):
+        return {"v2": "coco2017-v2", KEYPOINT_MODEL: "coco2017-keypoints"}.get(args.model, "coco2017")
     if args.data in DATASETS and not explicit_files(args):
-        return "coco2017-v2" if args.data == "coco2017" and args.model == "v2" else args.data
+        return args.data
     return "finetune" if args.weights else "scratch"
+
+
+def size_text(min_size) -> str:
+    """``800`` or, for several sizes, ``640-800``."""
+    return f"{min(min_size)}-{max(min_size)}" if isinstance(min_size, (list, tuple)) else str(min_size)
 
 
 def parse_loss_weights(items: list[str]) -> dict[str, float]:
@@ -286,7 +294,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         writer = SummaryWriter(os.path.join(args.output, "logs"))
         print(f"recipe: {recipe.description}")
         print(f"training on {len(train_set)} {data_name(args)} images ({train_set.categories.num_categories} "
-              f"classes), {config.backbone}-FPN at {config.min_size} px, {args.epochs} epochs, batch "
+              f"classes), {config.backbone}-FPN at {size_text(config.min_size)} px, {args.epochs} epochs, batch "
               f"{args.batch_size} x {distributed.world_size()}, lr {args.lr:g}, device {device}")
         if val_set is None:
             print("no validation split (--val-ann / --val-images, or annotations/instances_val*.json): training runs "

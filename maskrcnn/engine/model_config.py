@@ -6,7 +6,7 @@ its defaults (Mask R-CNN, or Faster R-CNN when the file has no mask branch), the
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
-from typing import Any, Optional, Sequence
+from typing import Any, Optional, Sequence, Union
 
 from torchvision.models import WeightsEnum
 from torchvision.models.detection import KeypointRCNN_ResNet50_FPN_Weights
@@ -31,7 +31,8 @@ class ModelConfig:
     num_keypoints: int = 17
     #: "v1" (torchvision's maskrcnn_resnet50_fpn) or "v2" (maskrcnn_resnet50_fpn_v2's heads and batch norm)
     version: str = "v1"
-    min_size: int = 800
+    #: the short side; several (training draws one per image, evaluation takes the last): torchvision's rule
+    min_size: Union[int, tuple[int, ...]] = 800
     max_size: int = 1333
     rpn_pre_nms_top_n_train: int = 2000
     rpn_post_nms_top_n_train: int = 2000
@@ -60,6 +61,8 @@ class ModelConfig:
         values = asdict(self)
         values["backbone_name"] = values.pop("backbone")
         values["keypoint_head_layers"] = tuple(values["keypoint_head_layers"])
+        if isinstance(values["min_size"], (list, tuple)):
+            values["min_size"] = tuple(values["min_size"])
         if not values["keypoints"]:
             values.pop("num_keypoints")
             values.pop("keypoint_head_layers")

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Optional
+from typing import Optional, Union
 
+from ..keypoint_rcnn import KEYPOINT_MIN_SIZES
 from .model_config import ModelConfig
 
 
@@ -31,7 +32,8 @@ class Recipe:
     warmup_iters: int
     warmup_factor: float
     augment: str
-    min_size: int
+    #: the short side; several: one drawn per image in training, the last at test time (torchvision's rule)
+    min_size: Union[int, tuple[int, ...]]
     max_size: int
     #: RPN proposals kept before and after NMS, in training and at test time
     rpn_train: tuple[int, int]
@@ -50,7 +52,8 @@ class Recipe:
     def learning_rate(self, total_batch: int) -> float:
         return self.lr * (total_batch / self.lr_batch if self.lr_batch else 1.0)
 
-    def model_config(self, num_classes: int, backbone: str, version: str, min_size: int, max_size: int,
+    def model_config(self, num_classes: int, backbone: str, version: str, min_size: Union[int, tuple[int, ...]],
+                     max_size: int,
                      skip_resize: bool = False) -> ModelConfig:
         """The detector this recipe trains, for ``num_classes`` and the run's backbone, version and sizes."""
         return ModelConfig(num_classes=num_classes, backbone=backbone, version=version, skip_resize=skip_resize,
@@ -91,6 +94,13 @@ RECIPES: dict[str, Recipe] = {
         COCO, description="torchvision's v2 COCO recipe (400 epochs, LSJ, SGD lr 0.1 per 64 images, weight decay "
                           "4e-5, SyncBN on GPUs)",
         epochs=400, lr=0.1, lr_batch=64, weight_decay=4e-5, milestones=(352, 384), augment="lsj", sync_bn=True),
+    # torchvision's keypoint reference (pytorch/vision references/detection: --dataset coco_kp --epochs 46
+    # --lr-steps 36 43, lr 0.02 per 16 images): COCO's person keypoint files, training at keypointrcnn_resnet50_fpn's
+    # own sizes (a short side of 640-800 drawn per image), tested at 800.
+    "coco2017-keypoints": dataclasses.replace(
+        COCO, description="torchvision's keypoint recipe (person_keypoints files, 46 epochs, x0.1 at 36 and 43, "
+                          "short side 640-800 in training)",
+        epochs=46, milestones=(36, 43), min_size=KEYPOINT_MIN_SIZES),
     "shapes": SHAPES,
     # The built-in keypoint set: the shapes recipe with a Keypoint R-CNN head of four 3x3 convolutions 64 wide
     # (torchvision's eight of 512 cost ~25x more per RoI; arrows' four points need far less than people's 17).
