@@ -12,10 +12,11 @@ augmentation's left/right rule (:func:`dataset.keypoints.flip_permutation`) does
 
 Visibility follows COCO: 1 where a later shape covers the point (it is still labelled: its place is known), else
 2. A shape may hide a point only where the point stays by the box of the arrow's visible pixels; that box is widened
-to hold the keypoints (a polygon's corner lies just outside its rasterised pixels). Arrows lie wholly inside the image, so no point is 0. Squares, circles,
-triangles and stars of the shapes set are drawn among them, unlabelled: the detector must find the arrows, not just
-any shape. Each category carries ``keypoint_sigmas`` (COCOeval's per-keypoint OKS constants; COCO's own are
-0.025-0.107): 0.05 for the three corners, 0.07 for the tail, whose place along a straight edge is less sharp.
+to hold the keypoints (a polygon's corner lies just outside its rasterised pixels). Arrows lie wholly inside the
+image, so no point is 0. Squares, circles, triangles and stars of the shapes set are drawn among them, unlabelled:
+the detector must find the arrows, not just any shape. Each category carries ``keypoint_sigmas`` (COCOeval's
+per-keypoint OKS constants; COCO's own are 0.025-0.107): 0.05 for the three corners, 0.07 for the tail, whose place
+along a straight edge is less sharp.
 """
 from __future__ import annotations
 

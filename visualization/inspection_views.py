@@ -262,8 +262,8 @@ def keypoint_heatmap_view(inspection, class_names: Sequence[str], keypoint_names
     return View("keypoint_heatmaps", "Keypoint heatmaps", image_grid(cells, columns=keypoints, cell_size=112),
                 f"{side}x{side} heatmaps of the first {len(logits)} of {len(inspection.keypoint_logits)} detections "
                 f"(a row each, best first), shown as the training loss sees them: a softmax over each map's cells, "
-                f"scaled to its peak, square root (blue 0, red the peak). The ring is the best cell: the keypoint, once the map "
-                f"is resized (bicubic) to the box.")
+                f"scaled to its peak, square root (blue 0, red the peak). The ring is the best cell: the keypoint, "
+                f"once the map is resized (bicubic) to the box.")
 
 
 def overlay_view(inspection, class_names: Sequence[str], score_thresh: float = 0.5,

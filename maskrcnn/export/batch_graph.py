@@ -26,8 +26,9 @@ def _rename(graph: onnx.GraphProto, renames: dict[str, str]) -> None:
 
 def loop_over_batch(single: onnx.ModelProto, batch_index: str) -> onnx.ModelProto:
     """The batch form of a one-image detector graph (input ``images``, outputs ``boxes``, ``labels``, ``scores``
-    [, ``masks`` or ``keypoints``, ``keypoints_scores``]): input ``images [B, 3, H, W]``, the same outputs over all images, plus the output named
-    ``batch_index`` (:data:`maskrcnn.export.BATCH_INDEX`: the image of each detection)."""
+    [, ``masks`` or ``keypoints``, ``keypoints_scores``]): input ``images [B, 3, H, W]``, the same outputs over all
+    images, plus the output named ``batch_index`` (:data:`maskrcnn.export.BATCH_INDEX`: the image of each
+    detection)."""
     graph = single.graph
     (image_input,) = [i for i in graph.input if i.name not in {init.name for init in graph.initializer}]
     outputs = [(o.name, o.type.tensor_type.elem_type) for o in graph.output]
