@@ -295,8 +295,7 @@ def ensure_generated(root: str | os.PathLike, description: str, version: str, ge
     if versions <= {version} or None in versions:
         return os.fspath(root)
     reason = "replacing one written by an older version" if "old" in versions else "first use"
-    logging.getLogger("maskrcnn").info("generating the built-in %s in %s (%s)", description.split("built-in ")[-1],
-                                       root, reason)
+    logging.getLogger("maskrcnn").info("generating the %s in %s (%s)", description, root, reason)
     return generate()
 
 

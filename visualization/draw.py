@@ -66,8 +66,7 @@ def draw_instances(image: np.ndarray | Tensor, boxes=None, labels=None, scores=N
             cv2.drawContours(canvas, contours, -1, class_color(int(label)), 1, cv2.LINE_AA)
     if boxes is None:
         return canvas
-    names = [class_names[int(label)] if class_names is not None and 0 <= int(label) < len(class_names)
-             else str(int(label)) for label in labels]
+    names = [class_name(class_names, label) for label in labels]
     for box, label in zip(boxes, labels):
         x1, y1, x2, y2 = (int(round(float(v))) for v in box)
         cv2.rectangle(canvas, (x1, y1), (x2, y2), class_color(int(label)), thickness, cv2.LINE_AA)
@@ -145,7 +144,8 @@ def draw_keypoints(canvas: np.ndarray, keypoints, labels=None,
                    skeleton: Optional[Sequence[tuple[int, int]]] = None) -> np.ndarray:
     """Draws ``[N, K, 2 or 3]`` keypoints (canvas pixels) in place: the ``skeleton``'s lines (COCO's for 17
     keypoints when None) in the instance's class colour, then a white-ringed dot per keypoint in that keypoint's own
-    colour (the same keypoint looks the same on every instance: a tip is told from a tail at a glance)."""
+    colour (the same keypoint looks the same on every instance: a tip is told from a tail at a glance). With a third
+    column (visibility), points at 0 are unlabelled: neither they nor their lines are drawn."""
     points = _as_numpy(keypoints)
     if points is None or not len(points):
         return canvas
@@ -155,13 +155,23 @@ def draw_keypoints(canvas: np.ndarray, keypoints, labels=None,
     radius = max(2, round(min(canvas.shape[:2]) / 110))
     for instance, label in zip(points, labels):
         xy = [(int(round(float(x))), int(round(float(y)))) for x, y in instance[:, :2]]
+        labelled = instance[:, 2] > 0 if instance.shape[1] > 2 else np.ones(len(instance), dtype=bool)
         for a, b in skeleton or ():
-            cv2.line(canvas, xy[a], xy[b], (255, 255, 255), max(2, radius // 2) + 2, cv2.LINE_AA)
-            cv2.line(canvas, xy[a], xy[b], class_color(int(label)), max(2, radius // 2), cv2.LINE_AA)
+            if labelled[a] and labelled[b]:
+                cv2.line(canvas, xy[a], xy[b], (255, 255, 255), max(2, radius // 2) + 2, cv2.LINE_AA)
+                cv2.line(canvas, xy[a], xy[b], class_color(int(label)), max(2, radius // 2), cv2.LINE_AA)
         for k, point in enumerate(xy):
+            if not labelled[k]:
+                continue
             cv2.circle(canvas, point, radius + 1, (255, 255, 255), -1, cv2.LINE_AA)
             cv2.circle(canvas, point, radius, keypoint_color(k), -1, cv2.LINE_AA)
     return canvas
+
+
+def class_name(class_names: Optional[Sequence[str]], label) -> str:
+    """``class_names[label]``, or the label as text where there is no such name."""
+    label = int(label)
+    return class_names[label] if class_names is not None and 0 <= label < len(class_names) else str(label)
 
 
 def keypoint_color(index: int) -> tuple[int, int, int]:
@@ -191,12 +201,7 @@ def draw_target(image: np.ndarray | Tensor, target: dict, class_names: Optional[
     """Draw a dataset target dict (``boxes``, ``labels``, ``masks``, ``keypoints``), without scores; unlabelled
     keypoints (visibility 0) are left out, with their skeleton lines."""
     canvas = draw_instances(image, target.get("boxes"), target.get("labels"), None, target.get("masks"), class_names)
-    keypoints = _as_numpy(target.get("keypoints"))
-    if keypoints is not None and len(keypoints):
-        for instance, label in zip(keypoints, _as_numpy(target["labels"])):
-            labelled = [k for k in range(len(instance)) if instance[k, 2] > 0]
-            pairs = [(labelled.index(a), labelled.index(b)) for a, b in (skeleton or ()) if a in labelled
-                     and b in labelled]
-            draw_keypoints(canvas, instance[labelled][None], np.asarray([label]), pairs)
+    if "keypoints" in target:
+        draw_keypoints(canvas, target["keypoints"], target["labels"], skeleton)
     return canvas
 

@@ -15,7 +15,7 @@ import torch
 from torch import Tensor
 
 from .colors import class_color
-from .draw import as_rgb_array, draw_instances, draw_keypoints
+from .draw import as_rgb_array, class_name, draw_instances, draw_keypoints
 from .grid import image_grid
 
 #: Views are drawn at least this large (the longer side), so that boxes and captions read.
@@ -218,7 +218,7 @@ def mask_logit_view(inspection, class_names: Sequence[str], count: int = 16) -> 
     for logit, label, score in zip(logits, inspection.output["labels"], inspection.output["scores"]):
         colored = cv2.applyColorMap((logit.sigmoid().numpy() * 255).astype(np.uint8), cv2.COLORMAP_JET)[:, :, ::-1]
         cell = cv2.resize(colored, (112, 112), interpolation=cv2.INTER_NEAREST)
-        name = class_names[int(label)] if 0 <= int(label) < len(class_names) else str(int(label))
+        name = class_name(class_names, label)
         cv2.putText(cell, f"{name} {float(score):.2f}", (2, 12), cv2.FONT_HERSHEY_SIMPLEX, 0.35, (255, 255, 255), 1,
                     cv2.LINE_AA)
         cells.append(cell)
@@ -255,8 +255,7 @@ def keypoint_heatmap_view(inspection, class_names: Sequence[str], keypoint_names
                        cv2.LINE_AA)
             name = keypoint_names[k] if k < len(keypoint_names) else f"keypoint {k}"
             if k == 0:  # the row's first cell says which detection it is
-                name = f"{class_names[int(label)] if 0 <= int(label) < len(class_names) else int(label)} " \
-                       f"{float(score):.2f}: {name}"
+                name = f"{class_name(class_names, label)} {float(score):.2f}: {name}"
             cv2.putText(cell, name, (2, 12), cv2.FONT_HERSHEY_SIMPLEX, 0.33, (255, 255, 255), 1, cv2.LINE_AA)
             cells.append(cell)
     return View("keypoint_heatmaps", "Keypoint heatmaps", image_grid(cells, columns=keypoints, cell_size=112),
